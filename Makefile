@@ -1,0 +1,54 @@
+# kedro-prefect-starter: working on the template. `make help` lists the targets.
+# `make demo` bakes a project and runs it on Prefect; `make test` runs the whole template suite.
+
+TEMPLATE_VENV ?= $(CURDIR)/.venv
+BIN := $(TEMPLATE_VENV)/bin
+PYTHON := $(BIN)/python
+DEMO_DIR ?= $(CURDIR)/.demo
+DEMO_PORT ?= 4200
+DEMO_PROJECT := $(DEMO_DIR)/kedro-prefect-project
+# The demo project's make runs as a user's would: its own .venv, none of this make's variables.
+IN_DEMO := cd $(DEMO_PROJECT) && env -u VIRTUAL_ENV -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make
+export PATH := $(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help dev test lint demo demo-down clean
+
+help: ## Show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+dev: $(TEMPLATE_VENV)/.installed ## Create .venv with the template's tools and the generated project's dependencies
+
+$(TEMPLATE_VENV)/.installed: requirements-dev.txt {{cookiecutter.repo_name}}/pyproject.toml scripts/project_requirements.py
+	test -x $(PYTHON) || python3 -m venv $(TEMPLATE_VENV)
+	$(PYTHON) -m pip install --quiet --upgrade 'uv>=0.9,<1'
+	$(PYTHON) scripts/project_requirements.py > $(TEMPLATE_VENV)/project-requirements.txt
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(PYTHON) \
+		-r requirements-dev.txt -r $(TEMPLATE_VENV)/project-requirements.txt
+	touch $@
+
+test: dev ## Run the whole template test suite (bakes projects, starts real Prefect servers)
+	$(PYTHON) -m pytest tests
+
+lint: dev ## Check the template's own Python with ruff
+	$(BIN)/ruff check hooks tests scripts && $(BIN)/ruff format --check hooks tests scripts
+
+demo: dev ## Bake a project into .demo/, install it, start Prefect, deploy and run the example
+	rm -rf $(DEMO_PROJECT)
+	$(BIN)/cookiecutter --no-input --output-dir $(DEMO_DIR) $(CURDIR)
+	$(IN_DEMO) install
+	$(IN_DEMO) up PREFECT_PORT=$(DEMO_PORT)
+	$(IN_DEMO) deploy PREFECT_PORT=$(DEMO_PORT)
+	$(IN_DEMO) run PREFECT_PORT=$(DEMO_PORT)
+	@echo
+	@echo "Demo project: $(DEMO_PROJECT)"
+	@echo "Outputs:      $(DEMO_PROJECT)/data/03_primary and $(DEMO_PROJECT)/data/08_reporting"
+	@echo "Prefect UI:   http://127.0.0.1:$(DEMO_PORT)/deployments"
+	@echo "Stop it with: make demo-down"
+
+demo-down: ## Stop the demo's server and worker
+	@if [ -d $(DEMO_PROJECT) ]; then $(IN_DEMO) down PREFECT_PORT=$(DEMO_PORT); \
+	else echo "No demo project in $(DEMO_DIR)"; fi
+
+clean: demo-down ## Remove .venv and the demo project
+	rm -rf $(TEMPLATE_VENV) $(DEMO_DIR)

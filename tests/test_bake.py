@@ -1,0 +1,126 @@
+"""Baking over the option matrix: the exact file list, nothing left unrendered, valid files."""
+
+from __future__ import annotations
+
+import py_compile
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import bake
+
+# Every file a project contains; {pkg} is the python_package answer.
+EXPECTED_FILES = """
+.gitignore
+.telemetry
+Makefile
+README.md
+conf/base/catalog.yml
+conf/base/parameters.yml
+conf/local/.gitkeep
+conf/local/credentials.yml
+data/01_raw/customers.csv
+data/01_raw/orders.csv
+data/02_intermediate/.gitkeep
+data/03_primary/.gitkeep
+data/08_reporting/.gitkeep
+pyproject.toml
+register_prefect_flow.py
+src/{pkg}/__init__.py
+src/{pkg}/__main__.py
+src/{pkg}/pipeline_registry.py
+src/{pkg}/pipelines/__init__.py
+src/{pkg}/pipelines/data_processing/__init__.py
+src/{pkg}/pipelines/data_processing/nodes.py
+src/{pkg}/pipelines/data_processing/pipeline.py
+src/{pkg}/pipelines/reporting/__init__.py
+src/{pkg}/pipelines/reporting/nodes.py
+src/{pkg}/pipelines/reporting/pipeline.py
+src/{pkg}/prefect_flow/__init__.py
+src/{pkg}/prefect_flow/flow.py
+src/{pkg}/prefect_flow/runner.py
+src/{pkg}/prefect_flow/server.py
+src/{pkg}/prefect_flow/stack.py
+src/{pkg}/prefect_flow/trigger.py
+src/{pkg}/settings.py
+tests/__init__.py
+tests/conftest.py
+tests/pipelines/__init__.py
+tests/pipelines/test_data_processing.py
+tests/pipelines/test_reporting.py
+tests/test_flow.py
+""".split()
+
+# (answers, expected repo_name, expected python_package)
+MATRIX = [
+    ({}, "kedro-prefect-project", "kedro_prefect_project"),
+    ({"telemetry_consent": True}, "kedro-prefect-project", "kedro_prefect_project"),
+    ({"project_name": "Rocket Launch Planner"}, "rocket-launch-planner", "rocket_launch_planner"),
+    ({"project_name": "ACME Fuel-Cell Tracker"}, "acme-fuel-cell-tracker", "acme_fuel_cell_tracker"),
+    ({"project_name": "Données Météo Été", "telemetry_consent": "yes"}, "donnees-meteo-ete", "donnees_meteo_ete"),
+    (
+        {"project_name": "Custom Names", "repo_name": "My.Repo_2", "python_package": "custom_pkg2"},
+        "My.Repo_2",
+        "custom_pkg2",
+    ),
+    ({"project_name": "Pools", "work_pool_name": "gpu.pool-1", "work_queue_name": "high_priority"}, "pools", "pools"),
+]
+
+
+def all_files(project: Path) -> list[Path]:
+    return sorted(path for path in project.rglob("*") if path.is_file())
+
+
+@pytest.fixture(scope="module", params=MATRIX, ids=lambda case: case[1] + ("-consent" if case[0].get("telemetry_consent") else ""))
+def baked(request, tmp_path_factory):
+    answers, repo_name, package = request.param
+    project = bake(tmp_path_factory.mktemp("bake"), **answers)
+    return project, answers, repo_name, package
+
+
+def test_folder_and_package_names(baked):
+    project, _, repo_name, package = baked
+    assert project.name == repo_name
+    assert (project / "src" / package / "__init__.py").is_file()
+
+
+def test_exact_file_list(baked):
+    project, _, _, package = baked
+    found = sorted(path.relative_to(project).as_posix() for path in all_files(project))
+    assert found == sorted(name.format(pkg=package) for name in EXPECTED_FILES)
+
+
+def test_nothing_left_unrendered(baked):
+    project, *_ = baked
+    for path in all_files(project):
+        text = path.read_text()
+        assert "{{" not in text and "{%" not in text and "cookiecutter" not in text, path
+
+
+def test_makefile_rendered_and_uses_answers(baked):
+    project, answers, _, package = baked
+    makefile = (project / "Makefile").read_text()
+    assert makefile.startswith("# ")
+    assert f"PACKAGE := {package}\n" in makefile
+    assert f"WORK_POOL ?= {answers.get('work_pool_name', project.name + '-pool')}\n" in makefile
+    assert f"WORK_QUEUE ?= {answers.get('work_queue_name', 'default')}\n" in makefile
+
+
+def test_telemetry_file_records_the_answer(baked):
+    project, answers, *_ = baked
+    consent = str(answers.get("telemetry_consent", False)).lower() in {"true", "yes"}
+    assert yaml.safe_load((project / ".telemetry").read_text()) == {"consent": consent}
+    assert ".telemetry" not in [line.strip() for line in (project / ".gitignore").read_text().splitlines()]
+
+
+def test_python_compiles_and_config_parses(baked):
+    project, _, _, package = baked
+    for path in project.rglob("*.py"):
+        py_compile.compile(str(path), doraise=True)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["tool"]["kedro"]["package_name"] == package
+    assert pyproject["project"]["name"] == package
+    for path in project.rglob("*.yml"):
+        yaml.safe_load(path.read_text())

@@ -1,0 +1,131 @@
+"""A baked project, used as a user would: install, up, deploy, run to Completed, its own tests, down.
+
+Everything is real: the project's `make install` into a fresh virtual environment, a Prefect
+server and a process worker started by `make up` on a free port, a deployment, a flow run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.helpers import DEV_BIN, TEMPLATE, bake, free_port, project_env, run
+
+OUTPUTS = [
+    "data/03_primary/order_table.csv",
+    "data/08_reporting/region_revenue.csv",
+    "data/08_reporting/monthly_revenue.csv",
+    "data/08_reporting/top_customers.csv",
+]
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or only a zombie left for its new parent to reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+class Project:
+    """A baked project with its own venv, driven through its Makefile."""
+
+    def __init__(self, path: Path, venv: Path, port: int) -> None:
+        self.path = path
+        self.port = port
+        self.env = project_env(
+            PATH=f"{venv / 'bin'}{os.pathsep}{DEV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            VIRTUAL_ENV=str(venv),
+        )
+
+    def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(["make", *args, f"PREFECT_PORT={self.port}"], cwd=self.path, env=self.env, timeout=timeout, check=check)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    path = bake(root, project_name="Orbital Freight Ledger", work_pool_name="freight-pool", work_queue_name="nightly")
+    venv = root / "venv"
+    run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=root)
+    baked = Project(path, venv, free_port())
+    baked.make("install", timeout=600)
+    yield baked
+    baked.make("down", check=False, timeout=120)
+
+
+def test_up_deploy_run_completes_and_writes_outputs(project):
+    up = project.make("up")
+    assert "worker polling freight-pool/nightly" in up.stdout
+    assert (project.path / ".prefect" / "server.pid").is_file()
+
+    deploy = project.make("deploy")
+    assert "Registered deployment 'orbital-freight-ledger/default'" in deploy.stdout
+
+    for output in OUTPUTS:
+        (project.path / output).unlink(missing_ok=True)
+    result = project.make("run", timeout=600)
+    assert "Completed" in result.stdout.splitlines()[-1]
+    assert f"http://127.0.0.1:{project.port}/runs/flow-run/" in result.stdout
+    for output in OUTPUTS:
+        assert len(pd.read_csv(project.path / output)) > 0, output
+
+
+def test_make_targets_are_idempotent(project):
+    assert "Server already running" in project.make("up").stdout
+    assert "Registered deployment" in project.make("deploy").stdout
+
+
+def test_run_of_unknown_deployment_fails_with_one_clear_line(project):
+    result = project.make("run", "DEPLOYMENT=nope", check=False)
+    assert result.returncode != 0
+    assert "No deployment named 'orbital-freight-ledger/nope'" in result.stderr
+    assert "make deploy DEPLOYMENT=nope" in result.stderr
+
+
+def test_deploy_of_unknown_pipeline_lists_known_ones(project):
+    result = project.make("deploy", "PIPELINE=nope", check=False)
+    assert result.returncode != 0
+    assert "Unknown pipeline 'nope'. Known pipelines: __default__, data_processing, reporting." in result.stderr
+
+
+def test_generated_project_tests_pass(project):
+    result = project.make("test", timeout=900)
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_down_stops_what_up_started(project):
+    server_pid = int((project.path / ".prefect" / "server.pid").read_text())
+    assert "Stopped worker and server" in project.make("down").stdout
+    assert not (project.path / ".prefect" / "server.pid").exists()
+    assert process_gone(server_pid)
+    assert "Nothing to stop" in project.make("down").stdout
+
+
+def test_deploy_without_server_fails_with_one_clear_line(project):
+    result = project.make("deploy", check=False)
+    assert result.returncode != 0
+    assert f"Cannot reach the Prefect server at http://127.0.0.1:{project.port}/api" in result.stderr
+    assert "make server" in result.stderr
+
+
+def test_make_demo_reaches_completed_run(tmp_path):
+    """The README's first command: bake, install into a new .venv, up, deploy, run; then demo-down."""
+    port = free_port()
+    env = project_env()
+    env.pop("VIRTUAL_ENV")
+    args = [f"DEMO_DIR={tmp_path}", f"DEMO_PORT={port}", f"TEMPLATE_VENV={sys.prefix}"]
+    try:
+        result = run(["make", "demo", *args], cwd=TEMPLATE, env=env, timeout=900)
+        assert "Completed" in result.stdout
+        assert f"http://127.0.0.1:{port}/deployments" in result.stdout
+        assert (tmp_path / "kedro-prefect-project" / "data" / "08_reporting" / "top_customers.csv").is_file()
+    finally:
+        down = run(["make", "demo-down", *args], cwd=TEMPLATE, env=env, timeout=120, check=False)
+    assert "Stopped worker and server" in down.stdout

@@ -1,0 +1,49 @@
+"""Where the Prefect server is, and one clear message when it cannot be reached."""
+
+from __future__ import annotations
+
+import click
+import httpx
+from prefect.settings import get_current_settings
+
+DEFAULT_API_URL = "http://127.0.0.1:4200/api"
+
+
+class ServerUnreachable(click.ClickException):
+    """The Prefect API did not answer; the message says how to start or point at a server."""
+
+
+def api_url() -> str:
+    """The API URL clients use: ``PREFECT_API_URL`` (the Makefile derives it from host and port)."""
+    return (get_current_settings().api.url or DEFAULT_API_URL).rstrip("/")
+
+
+def ui_url(api: str | None = None) -> str:
+    """The UI lives at the API URL without its ``/api`` suffix."""
+    api = api or api_url()
+    return api[: -len("/api")] if api.endswith("/api") else api
+
+
+def is_healthy(api: str, timeout: float = 2.0) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def require_server(timeout: float = 5.0) -> str:
+    """Return the API URL, or stop with one line saying how to get a server there."""
+    api = api_url()
+    try:
+        response = httpx.get(f"{api}/health", timeout=timeout)
+    except httpx.HTTPError as error:
+        raise ServerUnreachable(
+            f"Cannot reach the Prefect server at {api} ({type(error).__name__}). "
+            "Start one with `make server` (or `make up`), or set PREFECT_API_URL to a running server."
+        ) from None
+    if response.status_code != 200:
+        raise ServerUnreachable(
+            f"The Prefect server at {api} answered HTTP {response.status_code} to a health check. "
+            "Check PREFECT_API_URL points at a Prefect 3 server's /api."
+        )
+    return api

@@ -1,0 +1,248 @@
+"""A local Prefect server and worker for this project: ``make agent``, ``make up``, ``make down``.
+
+Processes started in the background are tracked by PID files under the state folder
+(``PREFECT_HOME``, the project's ``.prefect/`` by default) and stopped by those PIDs only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from .server import api_url, is_healthy, ui_url
+
+SERVER_START_TIMEOUT = 90.0
+WORKER_START_TIMEOUT = 45.0
+STOP_TIMEOUT = 20.0
+
+
+def prefect_command(*args: str) -> list[str]:
+    """The ``prefect`` CLI of the environment this module runs in."""
+    return [str(Path(sys.executable).with_name("prefect")), *args]
+
+
+def state_dir() -> Path:
+    path = Path(os.environ.get("PREFECT_HOME") or ".prefect")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ensure_work_pool(pool: str, queue: str) -> None:
+    """Create the process work pool and its queue when missing; leave existing ones untouched."""
+    from prefect.workers.process import ProcessWorker
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            try:
+                client.create_work_pool(
+                    WorkPoolCreate(
+                        name=pool,
+                        type="process",
+                        base_job_template=ProcessWorker.get_default_base_job_template(),
+                    )
+                )
+                click.echo(f"Created work pool '{pool}' (type process)")
+            except ObjectAlreadyExists:
+                pass
+        try:
+            client.read_work_queue_by_name(queue, work_pool_name=pool)
+        except ObjectNotFound:
+            try:
+                client.create_work_queue(name=queue, work_pool_name=pool)
+                click.echo(f"Created work queue '{queue}' in pool '{pool}'")
+            except ObjectAlreadyExists:
+                pass
+
+
+class ManagedProcess:
+    """A background process known by its PID file; stale files (process gone) are cleaned up."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.pid_file = folder / f"{name}.pid"
+        self.log_file = folder / f"{name}.log"
+
+    def pid(self) -> int | None:
+        """The PID if the recorded process is alive and still a Prefect process, else None."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (ProcessLookupError, PermissionError, FileNotFoundError):
+            return None
+        # A PID can be reused after a crash or reboot: only a prefect process is ours.
+        return pid if b"prefect" in cmdline else None
+
+    def clear_stale(self) -> None:
+        if self.pid_file.exists() and self.pid() is None:
+            self.pid_file.unlink()
+            click.echo(f"Removed stale {self.pid_file} (its process is gone)")
+
+    def start(self, command: list[str]) -> int:
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        self.pid_file.write_text(f"{process.pid}\n")
+        return process.pid
+
+    def stop(self, first_signal: signal.Signals) -> bool:
+        """Send ``first_signal``, wait, then SIGKILL the process group; True if something ran."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, first_signal)
+        if not _wait_until(lambda: not _alive(pid), STOP_TIMEOUT):
+            click.echo(f"{self.name} (pid {pid}) ignored {first_signal.name}; killing it")
+            os.killpg(pid, signal.SIGKILL)
+            _wait_until(lambda: not _alive(pid), 5.0)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_until(condition, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _worker_is_polling(pool: str, name: str, since: datetime) -> bool:
+    with get_client(sync_client=True) as client:
+        workers = client.read_workers_for_work_pool(pool)
+    return any(
+        worker.name == name and worker.last_heartbeat_time and worker.last_heartbeat_time >= since
+        for worker in workers
+    )
+
+
+def worker_command(pool: str, queue: str, name: str) -> list[str]:
+    return prefect_command("worker", "start", "--pool", pool, "--work-queue", queue, "--name", name)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Manage this project's local Prefect server and worker."""
+
+
+pool_option = click.option("--pool", required=True, help="Work pool (type process).")
+queue_option = click.option("--queue", required=True, help="Work queue in the pool.")
+name_option = click.option("--name", required=True, help="Worker name.")
+
+
+@cli.command()
+@pool_option
+@queue_option
+@name_option
+def agent(pool: str, queue: str, name: str) -> None:
+    """Create the work pool and queue when missing, then run a worker in the foreground."""
+    from .server import require_server
+
+    require_server()
+    ensure_work_pool(pool, queue)
+    command = worker_command(pool, queue, name)
+    os.execv(command[0], command)
+
+
+@cli.command()
+@click.option("--host", required=True)
+@click.option("--port", required=True, type=int)
+@pool_option
+@queue_option
+@name_option
+def up(host: str, port: int, pool: str, queue: str, name: str) -> None:
+    """Start server and worker in the background; return once both are ready."""
+    folder = state_dir()
+    server, worker = ManagedProcess("server", folder), ManagedProcess("worker", folder)
+    api = api_url()
+    server.clear_stale()
+    worker.clear_stale()
+
+    if server.pid():
+        click.echo(f"Server already running (pid {server.pid()})")
+    elif is_healthy(api):
+        click.echo(f"A Prefect server already answers at {api}; using it")
+    elif _port_in_use(host, port):
+        raise click.ClickException(
+            f"Port {port} on {host} is taken by something that is not a Prefect server. "
+            f"Free it, or use another port: make up PREFECT_PORT={port + 1}"
+        )
+    else:
+        pid = server.start(prefect_command("server", "start", "--host", host, "--port", str(port), "--analytics-off"))
+        click.echo(f"Starting Prefect server (pid {pid}, log {server.log_file})")
+    if not _wait_until(lambda: is_healthy(api, timeout=1.0), SERVER_START_TIMEOUT, interval=0.3):
+        raise click.ClickException(
+            f"The server did not become healthy at {api} within {SERVER_START_TIMEOUT:.0f} s. "
+            f"Last lines of {server.log_file}:\n{server.log_tail()}"
+        )
+
+    ensure_work_pool(pool, queue)
+    if worker.pid():
+        click.echo(f"Worker already running (pid {worker.pid()})")
+    else:
+        since = datetime.now(timezone.utc) - timedelta(seconds=1)
+        pid = worker.start(worker_command(pool, queue, name))
+        click.echo(f"Starting worker '{name}' on {pool}/{queue} (pid {pid}, log {worker.log_file})")
+        if not _wait_until(lambda: _worker_is_polling(pool, name, since), WORKER_START_TIMEOUT, interval=0.3):
+            raise click.ClickException(
+                f"The worker did not start polling within {WORKER_START_TIMEOUT:.0f} s. "
+                f"Last lines of {worker.log_file}:\n{worker.log_tail()}"
+            )
+    click.echo(f"Up: UI at {ui_url(api)}, worker polling {pool}/{queue}. Stop with `make down`.")
+
+
+@cli.command()
+def down() -> None:
+    """Stop the worker and server that `up` started (by PID), worker first."""
+    folder = state_dir()
+    # A worker ignores SIGTERM for a long time but stops cleanly on SIGINT.
+    stopped_worker = ManagedProcess("worker", folder).stop(signal.SIGINT)
+    stopped_server = ManagedProcess("server", folder).stop(signal.SIGTERM)
+    if stopped_worker or stopped_server:
+        click.echo("Stopped " + " and ".join(n for n, s in (("worker", stopped_worker), ("server", stopped_server)) if s))
+    else:
+        click.echo("Nothing to stop: no server or worker started by `make up` is running")
+
+
+if __name__ == "__main__":
+    cli()
