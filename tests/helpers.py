@@ -35,7 +35,8 @@ def free_port() -> int:
 
 def project_env(prefect_home: Path | None = None, **extra: str) -> dict[str, str]:
     """The environment a user of the generated project has: the dev venv active, no Prefect profile."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    # No Prefect settings and no outer make's flags leak in: the project's make runs as a user's.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "MAKE", "MFLAGS"))}
     env.update(
         PATH=f"{DEV_BIN}{os.pathsep}{env.get('PATH', '')}",
         VIRTUAL_ENV=sys.prefix,
