@@ -114,9 +114,13 @@ def check_python_package(value: str) -> None:
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         raise _fail("python_package", value, "it is a Python keyword", f"{value}_project")
     if value in sys.stdlib_module_names:
-        raise _fail("python_package", value, "it would shadow the standard library module of that name", f"{value}_project")
+        raise _fail(
+            "python_package", value, "it would shadow the standard library module of that name", f"{value}_project"
+        )
     if value in RESERVED_PACKAGES:
-        raise _fail("python_package", value, "it would shadow a library or test module the project uses", f"{value}_project")
+        raise _fail(
+            "python_package", value, "it would shadow a library or test module the project uses", f"{value}_project"
+        )
 
 
 def check_kedro_version(value: str) -> None:

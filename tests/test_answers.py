@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from hooks.kedro_prefect_answers import InvalidAnswer, check_answers
-
 from tests.helpers import TEMPLATE
 
 GOOD = {
@@ -72,7 +71,16 @@ def test_rules_accept_good_answers():
 
 def cookiecutter_cli(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path / "out"), str(TEMPLATE), *answers],
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--output-dir",
+            str(tmp_path / "out"),
+            str(TEMPLATE),
+            *answers,
+        ],
         capture_output=True,
         text=True,
         timeout=120,

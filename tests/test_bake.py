@@ -73,7 +73,9 @@ def all_files(project: Path) -> list[Path]:
     return sorted(path for path in project.rglob("*") if path.is_file())
 
 
-@pytest.fixture(scope="module", params=MATRIX, ids=lambda case: case[1] + ("-consent" if case[0].get("telemetry_consent") else ""))
+@pytest.fixture(
+    scope="module", params=MATRIX, ids=lambda case: case[1] + ("-consent" if case[0].get("telemetry_consent") else "")
+)
 def baked(request, tmp_path_factory):
     answers, repo_name, package = request.param
     project = bake(tmp_path_factory.mktemp("bake"), **answers)

@@ -45,7 +45,9 @@ class Project:
         )
 
     def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run(["make", *args, f"PREFECT_PORT={self.port}"], cwd=self.path, env=self.env, timeout=timeout, check=check)
+        return run(
+            ["make", *args, f"PREFECT_PORT={self.port}"], cwd=self.path, env=self.env, timeout=timeout, check=check
+        )
 
 
 @pytest.fixture(scope="module")

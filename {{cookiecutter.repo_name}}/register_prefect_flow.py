@@ -44,10 +44,17 @@ def require_work_pool(work_pool_name: str) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-p", "--pipeline", "pipeline_name", default="__default__", show_default=True, help="Kedro pipeline to run.")
+@click.option(
+    "-p", "--pipeline", "pipeline_name", default="__default__", show_default=True, help="Kedro pipeline to run."
+)
 @click.option("-e", "--env", default=None, help="Kedro configuration environment [default: Kedro's, 'local'].")
 @click.option(
-    "--deployment_name", "--deployment-name", "deployment_name", default="default", show_default=True, help="Deployment name."
+    "--deployment_name",
+    "--deployment-name",
+    "deployment_name",
+    default="default",
+    show_default=True,
+    help="Deployment name.",
 )
 @click.option(
     "--work_pool_name",

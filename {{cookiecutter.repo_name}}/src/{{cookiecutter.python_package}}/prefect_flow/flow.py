@@ -30,9 +30,7 @@ def _project_path() -> Path:
     """
     found = find_kedro_project(Path.cwd())
     if found is None:
-        raise RuntimeError(
-            f"{Path.cwd()} is not inside a Kedro project; run the flow from the project folder."
-        )
+        raise RuntimeError(f"{Path.cwd()} is not inside a Kedro project; run the flow from the project folder.")
     return Path(found)
 
 

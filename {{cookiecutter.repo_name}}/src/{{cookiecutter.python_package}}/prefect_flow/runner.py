@@ -51,9 +51,7 @@ def run_kedro_node(
     is_async: bool,
 ) -> None:
     """Run one node with Kedro's own node executor, which fires the node and dataset hooks."""
-    KedroNodeTask(
-        node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id
-    ).execute()
+    KedroNodeTask(node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id).execute()
 
 
 def _no_options(node: Node) -> TaskOptions:
@@ -200,5 +198,5 @@ def _failure_message(
     return (
         f"{failed}. {len(unfinished)} of {len(pipeline.nodes)} nodes did not complete. "
         f"Fix the cause, then resume with from_nodes={resume_from} "
-        f"(kedro run --from-nodes \"{','.join(resume_from)}\")."
+        f'(kedro run --from-nodes "{",".join(resume_from)}").'
     )

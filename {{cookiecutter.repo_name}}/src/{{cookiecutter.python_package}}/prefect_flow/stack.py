@@ -151,8 +151,7 @@ def _worker_is_polling(pool: str, name: str, since: datetime) -> bool:
     with get_client(sync_client=True) as client:
         workers = client.read_workers_for_work_pool(pool)
     return any(
-        worker.name == name and worker.last_heartbeat_time and worker.last_heartbeat_time >= since
-        for worker in workers
+        worker.name == name and worker.last_heartbeat_time and worker.last_heartbeat_time >= since for worker in workers
     )
 
 
@@ -239,7 +238,9 @@ def down() -> None:
     stopped_worker = ManagedProcess("worker", folder).stop(signal.SIGINT)
     stopped_server = ManagedProcess("server", folder).stop(signal.SIGTERM)
     if stopped_worker or stopped_server:
-        click.echo("Stopped " + " and ".join(n for n, s in (("worker", stopped_worker), ("server", stopped_server)) if s))
+        click.echo(
+            "Stopped " + " and ".join(n for n, s in (("worker", stopped_worker), ("server", stopped_server)) if s)
+        )
     else:
         click.echo("Nothing to stop: no server or worker started by `make up` is running")
 

@@ -18,8 +18,12 @@ from .server import require_server, ui_url
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-d", "--deployment", default="default", show_default=True, help="Deployment name (or FLOW/DEPLOYMENT).")
-@click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait for the run.")
-@click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks.")
+@click.option(
+    "--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait for the run."
+)
+@click.option(
+    "--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
+)
 def main(deployment: str, timeout: int, poll: float) -> None:
     """Run a deployment of this project's flow and wait for its final state."""
     api = require_server()

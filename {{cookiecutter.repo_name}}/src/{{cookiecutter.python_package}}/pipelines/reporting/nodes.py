@@ -7,11 +7,7 @@ import pandas as pd
 
 def revenue_by_region(order_table: pd.DataFrame) -> pd.DataFrame:
     """Revenue, order count and average order value per region, largest first."""
-    report = (
-        order_table.groupby("region")
-        .agg(revenue=("revenue", "sum"), orders=("order_id", "count"))
-        .reset_index()
-    )
+    report = order_table.groupby("region").agg(revenue=("revenue", "sum"), orders=("order_id", "count")).reset_index()
     report["average_order_value"] = (report["revenue"] / report["orders"]).round(2)
     report["revenue"] = report["revenue"].round(2)
     return report.sort_values("revenue", ascending=False).reset_index(drop=True)
@@ -28,10 +24,5 @@ def monthly_revenue(order_table: pd.DataFrame) -> pd.DataFrame:
 
 def top_customers(order_table: pd.DataFrame, top_n: int) -> pd.DataFrame:
     """The ``top_n`` customers by revenue, with their region and segment."""
-    totals = (
-        order_table.groupby(["customer_id", "name", "region", "segment"])["revenue"]
-        .sum()
-        .round(2)
-        .reset_index()
-    )
+    totals = order_table.groupby(["customer_id", "name", "region", "segment"])["revenue"].sum().round(2).reset_index()
     return totals.nlargest(top_n, "revenue").reset_index(drop=True)
