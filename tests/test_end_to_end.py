@@ -131,3 +131,22 @@ def test_make_demo_reaches_completed_run(tmp_path):
     finally:
         down = run(["make", "demo-down", *args], cwd=TEMPLATE, env=env, timeout=120, check=False)
     assert "Stopped worker and server" in down.stdout
+
+
+def test_generated_project_lint_and_help(project):
+    project.make("lint")
+    targets = [line.split()[0] for line in project.make("help").stdout.splitlines() if line.startswith("  ")]
+    assert targets == [
+        "help",
+        "install",
+        "server",
+        "agent",
+        "worker",
+        "deploy",
+        "run",
+        "up",
+        "down",
+        "kedro-run",
+        "test",
+        "lint",
+    ]
