@@ -12,11 +12,13 @@ import keyword
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
 
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 MAX_NAME_LENGTH = 64
 MIN_KEDRO = (1, 7)
 MAX_KEDRO_MAJOR = 1
@@ -167,9 +169,12 @@ def check_answers(answers: Mapping[str, Any]) -> str:
 
 
 class AnswerChecks(Extension):
-    """Jinja extension giving templates ``check_answers(...)`` and the ``as_bool`` filter."""
+    """Jinja extension giving templates ``check_answers(...)``, ``template_root`` and ``as_bool``."""
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         environment.globals["check_answers"] = check_answers
+        # cookiecutter's own `_repo_dir` is relative when the template is given as `.`, and hooks
+        # run from the new project's folder; the hooks need the template's absolute path.
+        environment.globals["template_root"] = str(TEMPLATE_ROOT)
         environment.filters["as_bool"] = as_bool

@@ -3,7 +3,7 @@
 import json
 import sys
 
-sys.path.insert(0, json.loads({{ cookiecutter._repo_dir | jsonify | jsonify }}))
+sys.path.insert(0, json.loads({{ template_root | jsonify | jsonify }}))
 
 from hooks.kedro_prefect_answers import InvalidAnswer, check_answers  # noqa: E402
 

@@ -109,3 +109,17 @@ def test_cookiecutter_refuses_before_writing_anything(tmp_path, answers, expecte
     assert "Traceback" not in output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert not (tmp_path / "escape").exists()
+
+
+def test_cookiecutter_with_relative_template_path(tmp_path):
+    """`cookiecutter .` from a clone, as the README says: the hooks still find the answer rules."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), ".", "project_name=Dot Path"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "dot-path" / "src" / "dot_path" / "settings.py").is_file()

@@ -19,6 +19,7 @@ Makefile
 README.md
 conf/base/catalog.yml
 conf/base/parameters.yml
+conf/base/prefect.yml
 conf/local/.gitkeep
 conf/local/credentials.yml
 data/01_raw/customers.csv
@@ -39,6 +40,7 @@ src/{pkg}/pipelines/reporting/__init__.py
 src/{pkg}/pipelines/reporting/nodes.py
 src/{pkg}/pipelines/reporting/pipeline.py
 src/{pkg}/prefect_flow/__init__.py
+src/{pkg}/prefect_flow/config.py
 src/{pkg}/prefect_flow/flow.py
 src/{pkg}/prefect_flow/runner.py
 src/{pkg}/prefect_flow/server.py
@@ -50,6 +52,7 @@ tests/conftest.py
 tests/pipelines/__init__.py
 tests/pipelines/test_data_processing.py
 tests/pipelines/test_reporting.py
+tests/test_config.py
 tests/test_flow.py
 """.split()
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from kedro.framework.hooks import hook_impl
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 SERVER_START_TIMEOUT = 120.0
@@ -90,8 +94,127 @@ def prefect_settings(prefect_api_url: str) -> Iterator[str]:
         yield prefect_api_url
 
 
-@pytest.fixture
-def in_project(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run from the project folder, as `kedro run` and deployments do."""
-    monkeypatch.chdir(PROJECT_PATH)
+@pytest.fixture(scope="session")
+def bootstrapped() -> Path:
+    """Load the project's settings and pipelines registry once, as `kedro run` does."""
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(PROJECT_PATH)
     return PROJECT_PATH
+
+
+@pytest.fixture
+def in_project(bootstrapped: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the project folder, as `kedro run` and deployments do."""
+    monkeypatch.chdir(bootstrapped)
+    return bootstrapped
+
+
+@pytest.fixture
+def conf_env(in_project: Path) -> Iterator[Callable[..., str]]:
+    """Create throwaway configuration environments: ``conf_env(name, **{"file.yml": text})``."""
+    created: list[Path] = []
+
+    def make(name: str, **files: str) -> str:
+        folder = in_project / "conf" / name
+        folder.mkdir()
+        created.append(folder)
+        for filename, text in files.items():
+            (folder / filename).write_text(text)
+        return name
+
+    yield make
+    for folder in created:
+        shutil.rmtree(folder)
+
+
+class HookRecorder:
+    """Records every Kedro hook call; can slow nodes down, or make a node fail on its first attempt
+    (its first input is replaced by None, so the node function itself raises)."""
+
+    def __init__(self, node_delay: float = 0.0, fail_once: frozenset[str] = frozenset()) -> None:
+        self.node_delay = node_delay
+        self.fail_once = set(fail_once)
+        self.calls: Counter[str] = Counter()
+        self.nodes_started: list[str] = []
+        self.spans: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _count(self, hook: str) -> None:
+        with self._lock:
+            self.calls[hook] += 1
+
+    @hook_impl
+    def after_context_created(self, context):
+        self._count("after_context_created")
+
+    @hook_impl
+    def after_catalog_created(self, catalog):
+        self._count("after_catalog_created")
+
+    @hook_impl
+    def before_pipeline_run(self, run_params, pipeline, catalog):
+        self._count("before_pipeline_run")
+
+    @hook_impl
+    def after_pipeline_run(self, run_params, run_result, pipeline, catalog):
+        self._count("after_pipeline_run")
+
+    @hook_impl
+    def on_pipeline_error(self, error, run_params, pipeline, catalog):
+        self._count("on_pipeline_error")
+
+    @hook_impl
+    def before_node_run(self, node):
+        self._count("before_node_run")
+        with self._lock:
+            self.nodes_started.append(node.name)
+            self.spans[node.name] = (time.monotonic(), float("inf"))
+            fail_now = node.name in self.fail_once
+            self.fail_once.discard(node.name)
+        time.sleep(self.node_delay)
+        if fail_now:
+            return {node.inputs[0]: None}
+        return None
+
+    @hook_impl
+    def after_node_run(self, node):
+        self._count("after_node_run")
+        with self._lock:
+            self.spans[node.name] = (self.spans[node.name][0], time.monotonic())
+
+    @hook_impl
+    def on_node_error(self, error, node):
+        self._count("on_node_error")
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name, node):
+        self._count("before_dataset_loaded")
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name, data, node):
+        self._count("after_dataset_loaded")
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name, data, node):
+        self._count("before_dataset_saved")
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name, data, node):
+        self._count("after_dataset_saved")
+
+
+@pytest.fixture
+def record_hooks(in_project: Path) -> Iterator[Callable[..., HookRecorder]]:
+    """Register a HookRecorder as a project hook (settings.HOOKS) for the sessions of one test."""
+    from kedro.framework.project import settings
+
+    original = list(settings.HOOKS)
+
+    def install(**options) -> HookRecorder:
+        recorder = HookRecorder(**options)
+        settings.set("HOOKS", (recorder,))
+        return recorder
+
+    yield install
+    settings.set("HOOKS", original)

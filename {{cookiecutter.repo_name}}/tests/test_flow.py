@@ -1,8 +1,8 @@
-"""The Prefect flow against a real Prefect server: same results as `kedro run`, one task per node."""
+"""The Prefect flow against a real Prefect server behaves like `kedro run` with the same options."""
 
 from __future__ import annotations
 
-import shutil
+import json
 import time
 from pathlib import Path
 
@@ -17,14 +17,8 @@ OUTPUTS = [
     "data/08_reporting/monthly_revenue.csv",
     "data/08_reporting/top_customers.csv",
 ]
-NODE_NAMES = {
-    "clean_orders",
-    "clean_customers",
-    "build_order_table",
-    "revenue_by_region",
-    "monthly_revenue",
-    "top_customers",
-}
+DATA_PROCESSING = {"clean_orders", "clean_customers", "build_order_table"}
+REPORTING = {"reporting.revenue_by_region", "reporting.monthly_revenue", "reporting.top_customers"}
 
 
 @pytest.fixture
@@ -32,6 +26,11 @@ def flow_module(in_project, prefect_settings):
     from {{ cookiecutter.python_package }}.prefect_flow import flow
 
     return flow
+
+
+def kedro_run(project: Path, **options) -> None:
+    with KedroSession.create(project_path=project, env=options.pop("env", None)) as session:
+        session.run(runner=SequentialRunner(), **options)
 
 
 def read_outputs(project: Path) -> dict[str, pd.DataFrame]:
@@ -43,26 +42,32 @@ def remove_outputs(project: Path) -> None:
         (project / path).unlink(missing_ok=True)
 
 
-def task_runs_of(state, expected: int, timeout: float = 20.0) -> list:
-    """Task run records reach the server through events, so wait (bounded) until all arrived."""
+def wait_for(read, ready, timeout: float = 20.0):
+    """Task runs, logs and artifacts reach the server asynchronously: poll, bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if ready(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def task_runs_of(state, expected: int) -> dict:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    flow_run_id = state.state_details.flow_run_id
-    deadline = time.monotonic() + timeout
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
     with get_client(sync_client=True) as client:
-        while True:
-            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-            final = [run for run in runs if run.state and run.state.is_final()]
-            if len(final) >= expected or time.monotonic() > deadline:
-                return runs
-            time.sleep(0.3)
+        runs = wait_for(
+            lambda: client.read_task_runs(flow_run_filter=flow_filter),
+            lambda runs: len([run for run in runs if run.state and run.state.is_final()]) >= expected,
+        )
+    return {run.name: run for run in runs}
 
 
 def test_flow_results_equal_kedro_run(flow_module, in_project):
     remove_outputs(in_project)
-    with KedroSession.create(project_path=in_project) as session:
-        session.run(runner=SequentialRunner())
+    kedro_run(in_project)
     expected = read_outputs(in_project)
 
     remove_outputs(in_project)
@@ -71,43 +76,203 @@ def test_flow_results_equal_kedro_run(flow_module, in_project):
     assert state.is_completed(), state.message
     for path, frame in read_outputs(in_project).items():
         pd.testing.assert_frame_equal(frame, expected[path], obj=path)
-    runs = task_runs_of(state, expected=len(NODE_NAMES))
-    assert {run.name for run in runs} == NODE_NAMES
-    assert all(run.state.is_completed() for run in runs)
+    runs = task_runs_of(state, expected=6)
+    assert set(runs) == DATA_PROCESSING | REPORTING
+    assert all(run.state.is_completed() for run in runs.values())
 
 
-def test_single_pipeline_runs_only_its_nodes(flow_module, in_project):
+def test_task_runs_carry_the_dag_edges(flow_module):
     state = flow_module.kedro_pipeline(pipeline_name="data_processing", return_state=True)
-    assert state.is_completed(), state.message
     runs = task_runs_of(state, expected=3)
-    assert {run.name for run in runs} == {"clean_orders", "clean_customers", "build_order_table"}
+    upstream_of_join = {str(inp.id) for inp in runs["build_order_table"].task_inputs["wait_for"]}
+    assert upstream_of_join == {str(runs["clean_orders"].id), str(runs["clean_customers"].id)}
+    assert runs["clean_orders"].task_inputs.get("wait_for", []) == []
 
 
-def test_unknown_pipeline_fails_with_known_names(flow_module):
+def test_every_hook_fires_as_in_kedro_run(flow_module, in_project, record_hooks):
+    by_kedro = record_hooks()
+    kedro_run(in_project)
+    by_flow = record_hooks()
+    state = flow_module.kedro_pipeline(return_state=True)
+
+    assert state.is_completed(), state.message
+    assert by_flow.calls == by_kedro.calls
+    for hook in [
+        "after_context_created",
+        "after_catalog_created",
+        "before_pipeline_run",
+        "after_pipeline_run",
+    ]:
+        assert by_flow.calls[hook] == 1, hook
+    for hook in ["before_node_run", "after_node_run"]:
+        assert by_flow.calls[hook] == 6, hook
+    for hook in ["before_dataset_loaded", "after_dataset_loaded", "before_dataset_saved", "after_dataset_saved"]:
+        assert by_flow.calls[hook] > 0, hook
+    assert by_flow.calls["on_node_error"] == by_flow.calls["on_pipeline_error"] == 0
+
+
+def overlaps(span_a: tuple[float, float], span_b: tuple[float, float]) -> bool:
+    return span_a[0] < span_b[1] and span_b[0] < span_a[1]
+
+
+def test_independent_nodes_run_concurrently_and_dependent_ones_do_not(flow_module, record_hooks):
+    hooks = record_hooks(node_delay=0.5)
+    state = flow_module.kedro_pipeline(max_workers=4, return_state=True)
+
+    assert state.is_completed(), state.message
+    spans = hooks.spans
+    assert overlaps(spans["clean_orders"], spans["clean_customers"])
+    assert overlaps(spans["reporting.revenue_by_region"], spans["reporting.top_customers"])
+    assert overlaps(spans["reporting.monthly_revenue"], spans["reporting.top_customers"])
+    for parent in ["clean_orders", "clean_customers"]:
+        assert spans[parent][1] <= spans["build_order_table"][0]
+    for report in REPORTING:
+        assert spans["build_order_table"][1] <= spans[report][0]
+
+
+def test_max_workers_one_runs_nodes_one_at_a_time(flow_module, record_hooks):
+    hooks = record_hooks(node_delay=0.2)
+    state = flow_module.kedro_pipeline(pipeline_name="reporting", max_workers=1, return_state=True)
+
+    assert state.is_completed(), state.message
+    spans = sorted(hooks.spans.values())
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:]))
+
+
+FILTERS = [
+    {"tags": ["cleaning"]},
+    {"node_names": ["clean_orders", "reporting.top_customers"]},
+    {"from_nodes": ["reporting.revenue_by_region", "reporting.monthly_revenue"]},
+    {"to_nodes": ["build_order_table"]},
+    {"from_inputs": ["order_table"]},
+    {"to_outputs": ["order_table"]},
+    {"namespaces": ["reporting"]},
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda filters: next(iter(filters)))
+def test_filters_select_what_kedro_run_selects(flow_module, in_project, record_hooks, filters):
+    kedro_run(in_project)  # every persisted input exists, as after any full run
+    by_kedro = record_hooks()
+    kedro_run(in_project, **filters)
+    by_flow = record_hooks()
+    state = flow_module.kedro_pipeline(return_state=True, **filters)
+
+    assert state.is_completed(), state.message
+    assert sorted(by_flow.nodes_started) == sorted(by_kedro.nodes_started)
+    assert by_flow.nodes_started
+
+
+def test_runtime_params_reach_the_configuration(flow_module, in_project):
+    state = flow_module.kedro_pipeline(pipeline_name="__default__", runtime_params={"top_n": 3}, return_state=True)
+    assert state.is_completed(), state.message
+    assert len(pd.read_csv(in_project / "data/08_reporting/top_customers.csv")) == 3
+
+
+def test_unknown_pipeline_fails_with_known_names(flow_module, record_hooks):
+    hooks = record_hooks()
     state = flow_module.kedro_pipeline(pipeline_name="no_such_pipeline", return_state=True)
     assert state.is_failed()
-    assert "Unknown pipeline 'no_such_pipeline'" in state.message
-    assert "data_processing" in state.message and "reporting" in state.message
+    assert state.message.endswith(
+        "Unknown pipeline 'no_such_pipeline'. Known pipelines: __default__, data_processing, reporting."
+    )
+    assert hooks.nodes_started == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "reason"),
+    [
+        ({"tags": ["no-such-tag"]}, "Pipeline contains no nodes after applying all provided filters"),
+        ({"node_names": ["ghost"]}, "Pipeline does not contain nodes named ['ghost']"),
+    ],
+)
+def test_filters_selecting_nothing_fail_before_any_node(flow_module, record_hooks, filters, reason):
+    hooks = record_hooks()
+    state = flow_module.kedro_pipeline(return_state=True, **filters)
+    assert state.is_failed()
+    assert f"The filters {filters} select no node of pipeline '__default__'" in state.message
+    assert reason in state.message
+    assert hooks.nodes_started == []
+
+
+def test_node_failing_once_succeeds_on_retry(flow_module, conf_env, record_hooks):
+    retry_once = "execution:\n  node_overrides:\n    clean_customers:\n      retries: 1\n      retry_delay_seconds: 0\n"
+    env = conf_env("test_retry", **{"prefect.yml": retry_once})
+    hooks = record_hooks(fail_once=frozenset({"clean_customers"}))
+    state = flow_module.kedro_pipeline(pipeline_name="data_processing", env=env, return_state=True)
+
+    assert state.is_completed(), state.message
+    assert hooks.nodes_started.count("clean_customers") == 2
+    assert hooks.calls["on_node_error"] == 1
+    assert hooks.calls["on_pipeline_error"] == 0
+    runs = task_runs_of(state, expected=3)
+    assert runs["clean_customers"].state.is_completed()
+    assert runs["clean_customers"].run_count == 2
+
+
+def test_without_retries_the_same_failure_fails_the_flow(flow_module, record_hooks):
+    hooks = record_hooks(fail_once=frozenset({"clean_customers"}))
+    state = flow_module.kedro_pipeline(pipeline_name="data_processing", return_state=True)
+    assert state.is_failed()
+    assert "node 'clean_customers' failed: AttributeError" in state.message
+    assert "build_order_table" not in hooks.nodes_started
+    assert hooks.calls["on_pipeline_error"] == 1
 
 
 @pytest.fixture
-def broken_env(in_project):
-    """A configuration environment in which the top_customers node raises."""
-    env = in_project / "conf" / "test_broken"
-    env.mkdir()
-    (env / "parameters.yml").write_text("top_n: not-a-number\n")
-    yield env.name
-    shutil.rmtree(env)
+def broken_env(conf_env):
+    """A configuration environment in which the top_customers node raises (and is not retried)."""
+    no_retries = "execution:\n  tag_overrides:\n    reporting:\n      retries: 0\n"
+    return conf_env("test_broken", **{"parameters.yml": "top_n: not-a-number\n", "prefect.yml": no_retries})
 
 
-def test_failing_node_fails_the_flow_and_names_it(flow_module, in_project, broken_env):
+def test_failing_node_fails_the_flow_and_names_it(flow_module, broken_env):
     state = flow_module.kedro_pipeline(pipeline_name="reporting", env=broken_env, return_state=True)
 
     assert state.is_failed()
-    assert "node 'top_customers' failed" in state.message
-    assert "from_nodes=['top_customers']" in state.message
-    runs = {run.name: run for run in task_runs_of(state, expected=3)}
-    assert runs["top_customers"].state.is_failed()
+    assert "node 'reporting.top_customers' failed: TypeError" in state.message
+    assert "from_nodes=['reporting.top_customers']" in state.message
+    runs = task_runs_of(state, expected=3)
+    assert runs["reporting.top_customers"].state.is_failed()
     # Branches that do not depend on the failed node still finish.
-    assert runs["revenue_by_region"].state.is_completed()
-    assert runs["monthly_revenue"].state.is_completed()
+    assert runs["reporting.revenue_by_region"].state.is_completed()
+    assert runs["reporting.monthly_revenue"].state.is_completed()
+
+
+def test_kedro_and_project_logs_reach_the_node_task_run(flow_module):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterTaskRunId
+
+    state = flow_module.kedro_pipeline(pipeline_name="data_processing", return_state=True)
+    run = task_runs_of(state, expected=3)["clean_orders"]
+    log_filter = LogFilter(task_run_id=LogFilterTaskRunId(any_=[run.id]))
+    with get_client(sync_client=True) as client:
+        logs = wait_for(
+            lambda: [log.message for log in client.read_logs(log_filter=log_filter)],
+            lambda messages: any("Kept" in m for m in messages) and any("Running node" in m for m in messages),
+        )
+    assert any(message.startswith("Kept ") and " orders" in message for message in logs), logs  # project logger
+    assert any("Running node: clean_orders" in message for message in logs), logs  # kedro logger
+
+
+def test_run_summary_artifact_lists_every_node(flow_module, broken_env):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
+
+    state = flow_module.kedro_pipeline(pipeline_name="reporting", env=broken_env, return_state=True)
+    artifact_filter = ArtifactFilter(
+        flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+        type=ArtifactFilterType(any_=["table"]),
+    )
+    with get_client(sync_client=True) as client:
+        artifacts = wait_for(lambda: client.read_artifacts(artifact_filter=artifact_filter), bool)
+    assert len(artifacts) == 1
+    assert artifacts[0].key.endswith("-adhoc-nodes")
+    assert artifacts[0].type == "table"
+    rows = {row["node"]: row for row in json.loads(artifacts[0].data)}
+    assert set(rows) == REPORTING
+    assert rows["reporting.top_customers"]["state"] == "Failed"
+    assert rows["reporting.revenue_by_region"]["state"] == "Completed"
+    assert rows["reporting.revenue_by_region"]["inputs"] == "order_table"
+    assert rows["reporting.revenue_by_region"]["outputs"] == "region_revenue"
+    assert rows["reporting.revenue_by_region"]["seconds"] >= 0

@@ -1,26 +1,31 @@
 """The Prefect flow that runs a Kedro pipeline, one Prefect task per node.
 
 The flow goes through ``KedroSession.run``, so a deployment run behaves like ``kedro run`` with the
-same options: project hooks fire, configuration environments and runtime params apply, and the
-results are the same. Only the runner differs (``PrefectTaskRunner``).
+same options: project hooks fire, configuration environments and runtime params apply, filters
+select the same nodes, and the results are the same. Only the runner differs (``PrefectTaskRunner``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.utils import find_kedro_project
 from prefect import flow
+from prefect.artifacts import create_table_artifact
 from prefect.logging.handlers import APILogHandler
+from pydantic import PositiveInt
 
 from . import FLOW_NAME
-from .runner import PrefectTaskRunner
+from .config import load_prefect_config
+from .runner import NodeOutcome, PrefectTaskRunner
 
 
 def _project_path() -> Path:
@@ -40,8 +45,8 @@ PROJECT_PATH = _project_path()
 PACKAGE_NAME = bootstrap_project(PROJECT_PATH).package_name
 
 
-class UnknownPipelineError(ValueError):
-    """The requested pipeline is not registered; the message lists the known ones."""
+class InvalidRunOptions(ValueError):
+    """Unknown pipeline, or filters that select no node; the message is one line."""
 
 
 def check_pipeline_name(pipeline_name: str) -> None:
@@ -50,7 +55,23 @@ def check_pipeline_name(pipeline_name: str) -> None:
     pipelines.set_requested(None)
     if pipeline_name not in pipelines:
         known = ", ".join(sorted(pipelines))
-        raise UnknownPipelineError(f"Unknown pipeline '{pipeline_name}'. Known pipelines: {known}.")
+        raise InvalidRunOptions(f"Unknown pipeline '{pipeline_name}'. Known pipelines: {known}.")
+
+
+def check_selection(pipeline_name: str, filters: dict[str, list[str] | None]) -> None:
+    """Fail before any node runs when the filters name unknown nodes or select nothing."""
+    check_pipeline_name(pipeline_name)
+    given = {name: value for name, value in filters.items() if value}
+    if not given:
+        return
+    kedro_names = {**given}
+    if "namespaces" in kedro_names:
+        kedro_names["node_namespaces"] = kedro_names.pop("namespaces")
+    try:
+        pipelines[pipeline_name].filter(**kedro_names)
+    except ValueError as error:
+        reason = " ".join(str(error).split())
+        raise InvalidRunOptions(f"The filters {given} select no node of pipeline '{pipeline_name}': {reason}") from None
 
 
 @contextmanager
@@ -58,7 +79,7 @@ def kedro_logs_to_prefect() -> Iterator[None]:
     """Send Kedro's and the project's log records to the Prefect API for this run.
 
     Kedro's logging configuration replaces the handlers of the ``kedro`` logger, so Prefect's
-    ``PREFECT_LOGGING_EXTRA_LOGGERS`` is not enough; records emitted inside a task are attached to
+    ``PREFECT_LOGGING_EXTRA_LOGGERS`` is not enough. Records emitted inside a task are attached to
     that task run by the handler itself.
     """
     handler = APILogHandler()
@@ -72,19 +93,81 @@ def kedro_logs_to_prefect() -> Iterator[None]:
             logger.removeHandler(handler)
 
 
+def summary_key() -> str:
+    """One artifact key per deployment, so the UI shows each deployment's history of summaries."""
+    from prefect.runtime import deployment
+
+    name = f"{FLOW_NAME}-{deployment.name or 'adhoc'}-nodes"
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+
+
+def publish_summary(outcomes: list[NodeOutcome]) -> None:
+    """A table artifact with every node's final state, duration, inputs and outputs."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.state] = counts.get(outcome.state, 0) + 1
+    create_table_artifact(
+        key=summary_key(),
+        table=[
+            {
+                "node": outcome.node,
+                "state": outcome.state,
+                "seconds": None if outcome.seconds is None else round(outcome.seconds, 3),
+                "inputs": ", ".join(outcome.inputs),
+                "outputs": ", ".join(outcome.outputs),
+            }
+            for outcome in outcomes
+        ],
+        description="Kedro nodes of this run: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())),
+    )
+
+
 @flow(name=FLOW_NAME, description="Runs a Kedro pipeline of {{ cookiecutter.project_name }}, one task per node.")
 def kedro_pipeline(
     pipeline_name: str = "__default__",
     env: str | None = None,
-    max_workers: int | None = None,
+    tags: list[str] | None = None,
+    node_names: list[str] | None = None,
+    from_nodes: list[str] | None = None,
+    to_nodes: list[str] | None = None,
+    from_inputs: list[str] | None = None,
+    to_outputs: list[str] | None = None,
+    namespaces: list[str] | None = None,
+    runtime_params: dict[str, Any] | None = None,
+    max_workers: PositiveInt | None = None,
 ) -> None:
-    """Run the Kedro pipeline ``pipeline_name`` in configuration environment ``env``.
+    """Run a Kedro pipeline like ``kedro run`` with the same options.
 
     Args:
         pipeline_name: A pipeline registered in ``pipeline_registry.py``.
         env: Kedro configuration environment; ``None`` means Kedro's default run env (``local``).
-        max_workers: How many nodes may run at once; ``None`` means one per CPU core.
+        tags, node_names, from_nodes, to_nodes, from_inputs, to_outputs, namespaces: Kedro's node
+            filters, as in ``kedro run``.
+        runtime_params: Values for ``${runtime_params:...}`` in the configuration, as
+            ``kedro run --params``.
+        max_workers: How many nodes may run at once; overrides ``execution.max_workers`` in
+            ``prefect.yml``.
     """
-    check_pipeline_name(pipeline_name)
-    with kedro_logs_to_prefect(), KedroSession.create(project_path=PROJECT_PATH, env=env) as session:
-        session.run(pipeline_names=[pipeline_name], runner=PrefectTaskRunner(max_workers=max_workers))
+    filters = {
+        "tags": tags,
+        "node_names": node_names,
+        "from_nodes": from_nodes,
+        "to_nodes": to_nodes,
+        "from_inputs": from_inputs,
+        "to_outputs": to_outputs,
+        "namespaces": namespaces,
+    }
+    check_selection(pipeline_name, filters)
+    execution = load_prefect_config(PROJECT_PATH, env).execution
+    runner = PrefectTaskRunner(
+        max_workers=max_workers or execution.max_workers, task_options=execution.task_options
+    )
+    try:
+        with (
+            kedro_logs_to_prefect(),
+            KedroSession.create(project_path=PROJECT_PATH, env=env, runtime_params=runtime_params) as session,
+        ):
+            session.run(pipeline_names=[pipeline_name], runner=runner, **filters)
+    finally:
+        if runner.outcomes:
+            publish_summary(runner.outcomes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import chain
@@ -22,6 +23,7 @@ from kedro.runner.runner import _find_nodes_to_resume_from
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -40,6 +42,27 @@ class NodeFailedError(RuntimeError):
     """One or more nodes failed; the message names them and how to resume."""
 
 
+class NodeClock:
+    """Seconds spent in each node's last attempt.
+
+    A plain object rather than a dict: Prefect walks collections passed to a task looking for
+    futures, which for a shared, growing dict would make every submission slower than the last.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+
+class NodeOutcome(BaseModel):
+    """One row of the run summary."""
+
+    node: str
+    state: str
+    seconds: float | None
+    inputs: list[str]
+    outputs: list[str]
+
+
 # The data lives in the Kedro catalog, not in Prefect: nothing is hashed for caching and nothing
 # is persisted as a Prefect result, which keeps the per-node overhead to a few milliseconds.
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -49,9 +72,14 @@ def run_kedro_node(
     hook_manager: PluginManager,
     run_id: str | None,
     is_async: bool,
+    clock: NodeClock,
 ) -> None:
     """Run one node with Kedro's own node executor, which fires the node and dataset hooks."""
-    KedroNodeTask(node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id).execute()
+    started = time.perf_counter()
+    try:
+        KedroNodeTask(node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id).execute()
+    finally:
+        clock.seconds[node.name] = time.perf_counter() - started
 
 
 def _no_options(node: Node) -> TaskOptions:
@@ -76,6 +104,8 @@ class PrefectTaskRunner(AbstractRunner):
         super().__init__(is_async=is_async)
         self._max_workers = self._validate_max_workers(max_workers)
         self._task_options = task_options
+        self.outcomes: list[NodeOutcome] = []
+        """Every node of the last run, in pipeline order: final state, duration, inputs, outputs."""
 
     def _get_executor(self, max_workers: int) -> None:
         # Prefect's task runner does the executing; Kedro's executor machinery is not used.
@@ -95,32 +125,29 @@ class PrefectTaskRunner(AbstractRunner):
                 children[parent].append(node)
         unfinished_parents = {node: len(node_parents) for node, node_parents in parents.items()}
         releaser = _DatasetReleaser(pipeline, catalog)
+        clock = NodeClock()
 
         futures: dict[Node, PrefectFuture[None]] = {}
         finished: queue.SimpleQueue[Node] = queue.SimpleQueue()
         completed: list[Node] = []
         failures: dict[Node, BaseException] = {}
-        workers = min(self._max_workers, max(len(parents), 1))
 
-        with ThreadPoolTaskRunner(max_workers=workers) as task_runner:
+        with ThreadPoolTaskRunner(max_workers=min(self._max_workers, max(len(parents), 1))) as task_runner:
 
             def submit(node: Node) -> None:
                 node_task = run_kedro_node.with_options(
-                    name=node.name,
-                    task_run_name=node.name,
-                    tags=set(node.tags),
-                    **self._task_options(node),
+                    name=node.name, task_run_name=node.name, tags=set(node.tags), **self._task_options(node)
                 )
+                parameters = {
+                    "node": node,
+                    "catalog": catalog,
+                    "hook_manager": hook_manager,
+                    "run_id": run_id,
+                    "is_async": self._is_async,
+                    "clock": clock,
+                }
                 future = task_runner.submit(
-                    node_task,
-                    parameters={
-                        "node": node,
-                        "catalog": catalog,
-                        "hook_manager": hook_manager,
-                        "run_id": run_id,
-                        "is_async": self._is_async,
-                    },
-                    wait_for=[futures[parent] for parent in parents[node]],
+                    node_task, parameters=parameters, wait_for=[futures[parent] for parent in parents[node]]
                 )
                 futures[node] = future
                 future.add_done_callback(lambda _, node=node: finished.put(node))
@@ -148,6 +175,16 @@ class PrefectTaskRunner(AbstractRunner):
                         submit(child)
                         in_flight += 1
 
+        self.outcomes = [
+            NodeOutcome(
+                node=node.name,
+                state=futures[node].state.name if node in futures else "NotRun",
+                seconds=clock.seconds.get(node.name),
+                inputs=list(node.inputs),
+                outputs=list(node.outputs),
+            )
+            for node in pipeline.nodes
+        ]
         if failures:
             raise NodeFailedError(_failure_message(pipeline, completed, failures, catalog))
 

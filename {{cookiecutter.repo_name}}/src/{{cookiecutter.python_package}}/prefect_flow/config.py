@@ -1,0 +1,213 @@
+"""``conf/<env>/prefect.yml``: how nodes run as Prefect tasks, and which deployments exist.
+
+The file is read through Kedro's config loader (``conf/local`` or any env overrides ``conf/base``,
+nested keys merged) and validated by one pydantic model per concern, so a mistake is reported as
+one line naming the entry and the field, before anything runs or is registered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from kedro.pipeline.node import Node
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+# Parameters of the flow a deployment may set (see flow.kedro_pipeline).
+FLOW_PARAMETERS = frozenset(
+    {
+        "pipeline_name",
+        "env",
+        "tags",
+        "node_names",
+        "from_nodes",
+        "to_nodes",
+        "from_inputs",
+        "to_outputs",
+        "namespaces",
+        "runtime_params",
+        "max_workers",
+    }
+)
+
+
+class PrefectConfigError(ValueError):
+    """prefect.yml is malformed; the message is one line naming the entry and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskSettings(_Strict):
+    """Prefect task options for a node; ``None`` leaves the value to the next, broader level."""
+
+    retries: int | None = Field(default=None, ge=0)
+    retry_delay_seconds: float | None = Field(default=None, ge=0)
+    timeout_seconds: PositiveFloat | None = None
+
+    def as_options(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class ExecutionConfig(_Strict):
+    """How the flow runs nodes: concurrency, and task options by default, by tag and by node."""
+
+    max_workers: PositiveInt | None = None
+    task_defaults: TaskSettings = TaskSettings()
+    tag_overrides: dict[str, TaskSettings] = {}
+    node_overrides: dict[str, TaskSettings] = {}
+
+    def task_options(self, node: Node) -> dict[str, Any]:
+        """Defaults, then the node's tags in alphabetical order, then the node's own entry."""
+        options = self.task_defaults.as_options()
+        for tag in sorted(node.tags & self.tag_overrides.keys()):
+            options.update(self.tag_overrides[tag].as_options())
+        if node.name in self.node_overrides:
+            options.update(self.node_overrides[node.name].as_options())
+        return options
+
+
+class ScheduleConfig(_Strict):
+    """Exactly one of ``cron`` (with an optional IANA ``timezone``) or ``interval`` seconds."""
+
+    cron: str | None = None
+    interval: PositiveFloat | None = None
+    timezone: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScheduleConfig:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("give exactly one of 'cron' or 'interval'")
+        return self
+
+    @model_validator(mode="after")
+    def _valid_for_prefect(self) -> ScheduleConfig:
+        """Prefect's own schedule schema decides what a valid cron string and time zone are."""
+        from prefect.client.schemas.schedules import CronSchedule
+
+        if self.cron is not None:
+            try:
+                CronSchedule(cron=self.cron, timezone=self.timezone)
+            except ValidationError as error:
+                raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
+
+    def to_prefect(self) -> Any:
+        from datetime import timedelta
+
+        from prefect.schedules import Cron, Interval
+
+        if self.cron is not None:
+            return Cron(self.cron, timezone=self.timezone)
+        return Interval(timedelta(seconds=self.interval), timezone=self.timezone)
+
+
+class DeploymentConfig(_Strict):
+    """One Prefect deployment of the flow."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    pipeline: str = "__default__"
+    env: str | None = None
+    parameters: dict[str, Any] = {}
+    work_pool: str | None = Field(default=None, pattern=NAME_PATTERN)
+    work_queue: str | None = Field(default=None, pattern=NAME_PATTERN)
+    tags: list[str] = []
+    version: str | None = None
+    description: str | None = None
+    schedule: ScheduleConfig | None = None
+    concurrency_limit: PositiveInt | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - FLOW_PARAMETERS)
+        if unknown:
+            raise ValueError(f"unknown flow parameter(s) {unknown}; known: {sorted(FLOW_PARAMETERS)}")
+        if {"pipeline_name", "env"} & value.keys():
+            raise ValueError("set the pipeline and env with the entry's 'pipeline' and 'env' keys")
+        return value
+
+    def flow_parameters(self) -> dict[str, Any]:
+        return {"pipeline_name": self.pipeline, "env": self.env, **self.parameters}
+
+
+class PrefectConfig(_Strict):
+    execution: ExecutionConfig = ExecutionConfig()
+    deployments: list[DeploymentConfig] = [DeploymentConfig(name="default")]
+
+    @field_validator("deployments")
+    @classmethod
+    def _unique_names(cls, value: list[DeploymentConfig]) -> list[DeploymentConfig]:
+        names = [deployment.name for deployment in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"deployment names must be unique; repeated: {duplicates}")
+        return value
+
+    def deployment(self, name: str) -> DeploymentConfig | None:
+        return next((deployment for deployment in self.deployments if deployment.name == name), None)
+
+
+def parse_prefect_config(raw: dict[str, Any], source: str = "prefect.yml") -> PrefectConfig:
+    """Validate raw configuration, turning the first error into one line."""
+    try:
+        return PrefectConfig.model_validate(raw or {})
+    except ValidationError as error:
+        raise PrefectConfigError(f"{source}: {_describe(error, raw or {})}") from None
+
+
+def validate_deployment(data: dict[str, Any], source: str) -> DeploymentConfig:
+    """One deployment entry, e.g. after command-line overrides, with the same one-line errors."""
+    try:
+        return DeploymentConfig.model_validate(data)
+    except ValidationError as error:
+        raise PrefectConfigError(f"{source}: deployment '{data.get('name')}': {_describe(error, {})}") from None
+
+
+def _describe(error: ValidationError, raw: dict[str, Any]) -> str:
+    first = error.errors()[0]
+    location = list(first["loc"])
+    where = ""
+    if location[:1] == ["deployments"] and len(location) > 1 and isinstance(location[1], int):
+        index = location[1]
+        try:
+            name = raw["deployments"][index].get("name")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            name = None
+        where = f"deployments[{index}]" + (f" ('{name}')" if name else "")
+        location = location[2:]
+    field = ".".join(str(part) for part in location)
+    message = first["msg"].removeprefix("Value error, ")
+    parts = [part for part in (where, f"field '{field}'" if field else "") if part]
+    return f"{', '.join(parts) or 'top level'}: {message}"
+
+
+def check_env(project_path: Path, env: str | None) -> None:
+    """An unknown environment would silently fall back to conf/base; refuse it instead."""
+    if env is None:
+        return
+    conf = project_path / "conf"
+    if not (conf / env).is_dir():
+        known = sorted(path.name for path in conf.iterdir() if path.is_dir())
+        raise PrefectConfigError(f"Unknown Kedro environment '{env}': there is no folder conf/{env}. Known: {', '.join(known)}.")
+
+
+def load_prefect_config(project_path: Path, env: str | None = None) -> PrefectConfig:
+    """Read prefect.yml for ``env`` with the project's own config loader settings."""
+    from kedro.config import MissingConfigException
+    from kedro.framework.project import settings
+
+    check_env(project_path, env)
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+    )
+    try:
+        raw = loader["prefect"]
+    except MissingConfigException:
+        raw = {}
+    return parse_prefect_config(raw, source=f"prefect.yml (env '{env or loader.default_run_env}')")
