@@ -114,7 +114,16 @@ def test_cookiecutter_refuses_before_writing_anything(tmp_path, answers, expecte
 def test_cookiecutter_with_relative_template_path(tmp_path):
     """`cookiecutter .` from a clone, as the README says: the hooks still find the answer rules."""
     result = subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(tmp_path), ".", "project_name=Dot Path"],
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--output-dir",
+            str(tmp_path),
+            ".",
+            "project_name=Dot Path",
+        ],
         cwd=TEMPLATE,
         capture_output=True,
         text=True,

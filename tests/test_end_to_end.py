@@ -6,6 +6,7 @@ server and a process worker started by `make up` on a free port, a deployment, a
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -69,6 +70,7 @@ def test_up_deploy_run_completes_and_writes_outputs(project):
 
     deploy = project.make("deploy")
     assert "Registered deployment 'orbital-freight-ledger/default'" in deploy.stdout
+    assert "Registered deployment 'orbital-freight-ledger/daily-reports'" in deploy.stdout
 
     for output in OUTPUTS:
         (project.path / output).unlink(missing_ok=True)
@@ -77,6 +79,68 @@ def test_up_deploy_run_completes_and_writes_outputs(project):
     assert f"http://127.0.0.1:{project.port}/runs/flow-run/" in result.stdout
     for output in OUTPUTS:
         assert len(pd.read_csv(project.path / output)) > 0, output
+
+
+def read_deployment(project: Project, name: str):
+    """The deployment as the server stores it, read with the project's own Prefect client."""
+    script = (
+        "import json, sys\n"
+        "from prefect.client.orchestration import get_client\n"
+        "with get_client(sync_client=True) as client:\n"
+        "    d = client.read_deployment_by_name(sys.argv[1])\n"
+        "print(json.dumps({'parameters': d.parameters, 'tags': d.tags, 'version': d.version,\n"
+        "    'work_queue_name': d.work_queue_name, 'work_pool_name': d.work_pool_name,\n"
+        "    'crons': [s.schedule.cron for s in d.schedules if hasattr(s.schedule, 'cron')],\n"
+        "    'concurrency_limit': d.global_concurrency_limit.limit if d.global_concurrency_limit else None}))\n"
+    )
+    env = {**project.env, "PREFECT_API_URL": f"http://127.0.0.1:{project.port}/api"}
+    result = run(["python", "-c", script, f"orbital-freight-ledger/{name}"], cwd=project.path, env=env, check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def test_deployments_come_from_prefect_yml(project):
+    daily = read_deployment(project, "daily-reports")
+    assert daily["parameters"] == {"pipeline_name": "reporting", "env": None}
+    assert daily["crons"] == ["0 6 * * *"]
+    assert daily["tags"] == ["reporting"]
+    assert daily["concurrency_limit"] == 1
+    assert (daily["work_pool_name"], daily["work_queue_name"]) == ("freight-pool", "nightly")
+
+
+def test_command_line_overrides_the_file_for_one_deployment(project):
+    result = project.make("deploy", "DEPLOYMENT=adhoc", "PIPELINE=data_processing", "WORK_QUEUE=urgent")
+    assert "Registered deployment 'orbital-freight-ledger/adhoc'" in result.stdout
+    assert "daily-reports" not in result.stdout
+    adhoc = read_deployment(project, "adhoc")
+    assert adhoc["parameters"] == {"pipeline_name": "data_processing", "env": None}
+    assert adhoc["work_queue_name"] == "urgent"
+
+
+def test_malformed_prefect_yml_registers_nothing(project):
+    env = project.path / "conf" / "e2e_bad"
+    env.mkdir()
+    (env / "prefect.yml").write_text(
+        "deployments:\n  - name: would-be-fine\n  - name: broken\n    schedule:\n      cron: every morning\n"
+    )
+    result = project.make("deploy", "ENV=e2e_bad", check=False)
+    assert result.returncode != 0
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert message.startswith("Error: prefect.yml (env 'e2e_bad'): deployments[1] ('broken'), field 'schedule'")
+    assert read_deployment(project, "would-be-fine") is None
+
+
+def test_failing_node_fails_make_run_with_the_node_and_resume_hint(project):
+    env = project.path / "conf" / "e2e_broken"
+    env.mkdir()
+    (env / "parameters.yml").write_text("top_n: not-a-number\n")
+    (env / "prefect.yml").write_text("execution:\n  tag_overrides:\n    reporting:\n      retries: 0\n")
+    project.make("deploy", "DEPLOYMENT=broken", "PIPELINE=reporting", "ENV=e2e_broken")
+
+    result = project.make("run", "DEPLOYMENT=broken", check=False, timeout=600)
+    assert result.returncode != 0
+    assert "ended Failed" in result.stderr
+    assert "node 'reporting.top_customers' failed: TypeError" in result.stderr
+    assert "from_nodes=['reporting.top_customers']" in result.stderr
 
 
 def test_make_targets_are_idempotent(project):

@@ -80,7 +80,9 @@ def optional(name: str, *flags: str, **kwargs) -> click.Option:
 @optional("env", "-e", "--env", help="Kedro configuration environment [file, else Kedro's default, 'local'].")
 @optional("deployment_name", "--deployment_name", "--deployment-name", help="Register only this deployment.")
 @optional("work_pool_name", "--work_pool_name", "--work-pool-name", help=f"Work pool [file, else {DEFAULT_WORK_POOL}].")
-@optional("work_queue_name", "--work_queue_name", "--work-queue-name", help=f"Work queue [file, else {DEFAULT_WORK_QUEUE}].")
+@optional(
+    "work_queue_name", "--work_queue_name", "--work-queue-name", help=f"Work queue [file, else {DEFAULT_WORK_QUEUE}]."
+)
 @optional("version", "--version", help="Version label shown on the deployment.")
 def register(
     pipeline_name: str | None,
@@ -101,7 +103,9 @@ def register(
     overrides |= {"version": version}
     try:
         config = load_prefect_config(PROJECT_PATH, env)
-        deployments = selected_deployments(config, deployment_name, {k: v for k, v in overrides.items() if v is not None})
+        deployments = selected_deployments(
+            config, deployment_name, {k: v for k, v in overrides.items() if v is not None}
+        )
         for entry in deployments:
             check_env(PROJECT_PATH, entry.env)
             check_pipeline_name(entry.pipeline)

@@ -49,11 +49,23 @@ def test_task_options_precedence_defaults_then_tags_then_node():
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ({"deployments": [{"name": "ok"}, {"name": "bad", "schedule": {"cron": "every day"}}]}, "deployments[1] ('bad'), field 'schedule'"),
-        ({"deployments": [{"name": "x", "schedule": {"cron": "0 6 * * *", "interval": 60}}]}, "exactly one of 'cron' or 'interval'"),
-        ({"deployments": [{"name": "x", "schedule": {"cron": "0 6 * * *", "timezone": "Mars/Olympus"}}]}, "deployments[0] ('x'), field 'schedule'"),
+        (
+            {"deployments": [{"name": "ok"}, {"name": "bad", "schedule": {"cron": "every day"}}]},
+            "deployments[1] ('bad'), field 'schedule'",
+        ),
+        (
+            {"deployments": [{"name": "x", "schedule": {"cron": "0 6 * * *", "interval": 60}}]},
+            "exactly one of 'cron' or 'interval'",
+        ),
+        (
+            {"deployments": [{"name": "x", "schedule": {"cron": "0 6 * * *", "timezone": "Mars/Olympus"}}]},
+            "deployments[0] ('x'), field 'schedule'",
+        ),
         ({"deployments": [{"name": "x", "concurrency_limit": 0}]}, "field 'concurrency_limit'"),
-        ({"deployments": [{"name": "x", "parameters": {"max_wrokers": 2}}]}, "unknown flow parameter(s) ['max_wrokers']"),
+        (
+            {"deployments": [{"name": "x", "parameters": {"max_wrokers": 2}}]},
+            "unknown flow parameter(s) ['max_wrokers']",
+        ),
         ({"deployments": [{"name": "has space"}]}, "deployments[0] ('has space'), field 'name'"),
         ({"deployments": [{"name": "x", "colour": "red"}]}, "field 'colour': Extra inputs are not permitted"),
         ({"deployments": [{"name": "x"}, {"name": "x"}]}, "repeated: ['x']"),

@@ -136,7 +136,7 @@ def test_max_workers_one_runs_nodes_one_at_a_time(flow_module, record_hooks):
 
     assert state.is_completed(), state.message
     spans = sorted(hooks.spans.values())
-    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:]))
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False))
 
 
 FILTERS = [

@@ -10,7 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
@@ -194,7 +203,9 @@ def check_env(project_path: Path, env: str | None) -> None:
     conf = project_path / "conf"
     if not (conf / env).is_dir():
         known = sorted(path.name for path in conf.iterdir() if path.is_dir())
-        raise PrefectConfigError(f"Unknown Kedro environment '{env}': there is no folder conf/{env}. Known: {', '.join(known)}.")
+        raise PrefectConfigError(
+            f"Unknown Kedro environment '{env}': there is no folder conf/{env}. Known: {', '.join(known)}."
+        )
 
 
 def load_prefect_config(project_path: Path, env: str | None = None) -> PrefectConfig:

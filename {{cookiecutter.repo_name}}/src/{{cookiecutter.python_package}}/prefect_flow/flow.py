@@ -159,9 +159,7 @@ def kedro_pipeline(
     }
     check_selection(pipeline_name, filters)
     execution = load_prefect_config(PROJECT_PATH, env).execution
-    runner = PrefectTaskRunner(
-        max_workers=max_workers or execution.max_workers, task_options=execution.task_options
-    )
+    runner = PrefectTaskRunner(max_workers=max_workers or execution.max_workers, task_options=execution.task_options)
     try:
         with (
             kedro_logs_to_prefect(),
