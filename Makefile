@@ -12,7 +12,7 @@ IN_DEMO := cd $(DEMO_PROJECT) && env -u VIRTUAL_ENV -u MAKEFLAGS -u MFLAGS -u MA
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint format demo demo-down clean
+.PHONY: help dev test lint format bench demo demo-down clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,11 +31,14 @@ test: dev ## Run the whole template test suite (bakes projects, starts real Pref
 	$(PYTHON) -m pytest tests
 
 lint: dev ## Check the template's own Python with ruff (the generated project's: see test_end_to_end)
-	$(BIN)/ruff check hooks tests scripts && $(BIN)/ruff format --check hooks tests scripts
+	$(BIN)/ruff check hooks tests scripts benchmarks && $(BIN)/ruff format --check hooks tests scripts benchmarks
 
 format: dev ## Fix and format the template's Python and, through a bake, the generated project's
-	$(BIN)/ruff check --fix --quiet hooks tests scripts; $(BIN)/ruff format --quiet hooks tests scripts
+	$(BIN)/ruff check --fix --quiet hooks tests scripts benchmarks; $(BIN)/ruff format --quiet hooks tests scripts benchmarks
 	$(PYTHON) scripts/format_template.py
+
+bench: dev ## Benchmark the generated flow against Kedro runners and bare Prefect (benchmarks/results.md)
+	$(PYTHON) benchmarks/run_benchmark.py
 
 demo: dev ## Bake a project into .demo/, install it, start Prefect, deploy and run the example
 	rm -rf $(DEMO_PROJECT)

@@ -50,10 +50,15 @@ class InvalidRunOptions(ValueError):
 
 
 def check_pipeline_name(pipeline_name: str) -> None:
-    # A previous session.run in this process may have narrowed Kedro's lazy registry to the
-    # pipelines it ran; the check needs all of them.
-    pipelines.set_requested(None)
-    if pipeline_name not in pipelines:
+    # Kedro loads only the requested pipelines (as session.run will); all of them are loaded only
+    # to list the known names when the requested one does not exist.
+    pipelines.set_requested([pipeline_name])
+    try:
+        found = pipeline_name in pipelines
+    except (ImportError, KeyError):  # find_pipelines() has no package of that name
+        found = False
+    if not found:
+        pipelines.set_requested(None)
         known = ", ".join(sorted(pipelines))
         raise InvalidRunOptions(f"Unknown pipeline '{pipeline_name}'. Known pipelines: {known}.")
 
@@ -95,9 +100,12 @@ def kedro_logs_to_prefect() -> Iterator[None]:
 
 def summary_key() -> str:
     """One artifact key per deployment, so the UI shows each deployment's history of summaries."""
+    from prefect.context import FlowRunContext
     from prefect.runtime import deployment
 
-    name = f"{FLOW_NAME}-{deployment.name or 'adhoc'}-nodes"
+    context = FlowRunContext.get()
+    deployed = context is not None and context.flow_run is not None and context.flow_run.deployment_id is not None
+    name = f"{FLOW_NAME}-{deployment.name if deployed else 'adhoc'}-nodes"
     return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
 
 

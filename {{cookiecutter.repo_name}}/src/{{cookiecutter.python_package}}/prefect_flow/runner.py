@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.runner import AbstractRunner
 from kedro.runner import Task as KedroNodeTask
 from kedro.runner.runner import _find_nodes_to_resume_from
+from prefect import tags as prefect_tags
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -65,7 +66,8 @@ class NodeOutcome(BaseModel):
 
 # The data lives in the Kedro catalog, not in Prefect: nothing is hashed for caching and nothing
 # is persisted as a Prefect result, which keeps the per-node overhead to a few milliseconds.
-@task(cache_policy=NO_CACHE, persist_result=False)
+# Each task run is named after its node.
+@task(name="kedro-node", task_run_name="{node.name}", cache_policy=NO_CACHE, persist_result=False)
 def run_kedro_node(
     node: Node,
     catalog: CatalogProtocol,
@@ -127,6 +129,7 @@ class PrefectTaskRunner(AbstractRunner):
         releaser = _DatasetReleaser(pipeline, catalog)
         clock = NodeClock()
 
+        node_tasks = _TasksByOptions(self._task_options)
         futures: dict[Node, PrefectFuture[None]] = {}
         finished: queue.SimpleQueue[Node] = queue.SimpleQueue()
         completed: list[Node] = []
@@ -135,9 +138,6 @@ class PrefectTaskRunner(AbstractRunner):
         with ThreadPoolTaskRunner(max_workers=min(self._max_workers, max(len(parents), 1))) as task_runner:
 
             def submit(node: Node) -> None:
-                node_task = run_kedro_node.with_options(
-                    name=node.name, task_run_name=node.name, tags=set(node.tags), **self._task_options(node)
-                )
                 parameters = {
                     "node": node,
                     "catalog": catalog,
@@ -146,9 +146,13 @@ class PrefectTaskRunner(AbstractRunner):
                     "is_async": self._is_async,
                     "clock": clock,
                 }
-                future = task_runner.submit(
-                    node_task, parameters=parameters, wait_for=[futures[parent] for parent in parents[node]]
-                )
+                # Tags entered here are copied into the task run's context at submission.
+                with prefect_tags(*node.tags):
+                    future = task_runner.submit(
+                        node_tasks.for_node(node),
+                        parameters=parameters,
+                        wait_for=[futures[parent] for parent in parents[node]],
+                    )
                 futures[node] = future
                 future.add_done_callback(lambda _, node=node: finished.put(node))
 
@@ -167,7 +171,7 @@ class PrefectTaskRunner(AbstractRunner):
                     failures[node] = _exception_of(state)
                     continue
                 completed.append(node)
-                logger.info("Completed node %s (%d of %d)", node.name, len(completed), len(parents))
+                logger.debug("Completed node %s (%d of %d)", node.name, len(completed), len(parents))
                 releaser.release_after(node)
                 for child in children[node]:
                     unfinished_parents[child] -= 1
@@ -187,6 +191,25 @@ class PrefectTaskRunner(AbstractRunner):
         ]
         if failures:
             raise NodeFailedError(_failure_message(pipeline, completed, failures, catalog))
+
+
+class _TasksByOptions:
+    """One Prefect task per distinct set of options (retries, timeout...), not one per node.
+
+    Building a Prefect task reads its function's source code (about 2 ms); nodes share the few
+    option sets a project configures, and each task run still carries its node's name and tags.
+    """
+
+    def __init__(self, task_options: Callable[[Node], TaskOptions]) -> None:
+        self._task_options = task_options
+        self._tasks: dict[tuple, Any] = {}
+
+    def for_node(self, node: Node) -> Any:
+        options = self._task_options(node)
+        key = tuple(sorted(options.items()))
+        if key not in self._tasks:
+            self._tasks[key] = run_kedro_node.with_options(**options) if options else run_kedro_node
+        return self._tasks[key]
 
 
 class _DatasetReleaser:

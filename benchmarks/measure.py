@@ -1,0 +1,172 @@
+"""Runs inside a baked project (cwd) against a live Prefect server; prints one JSON line of timings.
+
+Not imported by the template: `run_benchmark.py` starts it with the project as working directory,
+after adding the synthetic pipelines of `synthetic.py` to the project's registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.runner import SequentialRunner, ThreadRunner
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+SIZES = (10, 200, 1000)
+CONCURRENT_WORKERS = 8
+REPEATS = 2
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def noop(index: int) -> None:
+    return None
+
+
+@flow(name="bare-prefect-benchmark")
+def bare_prefect(n: int, shape: str, max_workers: int) -> None:
+    """N no-op tasks with the same edges as the Kedro pipeline, no Kedro involved."""
+    with ThreadPoolTaskRunner(max_workers=max_workers) as runner:
+        futures = []
+        root = None
+        for index in range(n):
+            if shape == "chain":
+                wait_for = futures[-1:]
+            else:
+                wait_for = [root] if root is not None else []
+            future = runner.submit(noop.with_options(name=f"noop_{index}"), {"index": index}, wait_for=wait_for)
+            root = root or future
+            futures.append(future)
+        for future in futures:
+            future.wait()
+
+
+class PhaseTimer:
+    """Wraps a runner class's `_run` to time the node phase alone."""
+
+    def __init__(self, runner_class: type) -> None:
+        self.seconds = 0.0
+        original = runner_class._run
+
+        def timed(runner, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(runner, *args, **kwargs)
+            finally:
+                self.seconds = time.perf_counter() - started
+
+        runner_class._run = timed
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by the server process and its children."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):  # the server, or its child
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_idle_server(window: float = 0.5, busy_share: float = 0.2, timeout: float = 30.0) -> None:
+    """A run of N tasks leaves a backlog of events that the server writes to SQLite afterwards,
+    competing for the same 2 cores: wait (untimed, bounded) for the server to go quiet first."""
+    pid = int(os.environ["BENCH_SERVER_PID"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = server_cpu_seconds(pid)
+        time.sleep(window)
+        if server_cpu_seconds(pid) - before < busy_share * window:
+            return
+
+
+def timed(call) -> float:
+    """Best of REPEATS runs, each started against an idle server."""
+    best = float("inf")
+    for _ in range(REPEATS):
+        wait_for_idle_server()
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def kedro_run(pipeline: str, runner) -> None:
+    with KedroSession.create(project_path=Path.cwd()) as session:
+        session.run(pipeline_names=[pipeline], runner=runner)
+
+
+def main() -> None:
+    package = sys.argv[1]
+    module = importlib.import_module(f"{package}.prefect_flow.flow")  # bootstraps the project
+    ours_phase = PhaseTimer(importlib.import_module(f"{package}.prefect_flow.runner").PrefectTaskRunner)
+    thread_phase = PhaseTimer(ThreadRunner)
+    flow_fn = module.kedro_pipeline
+
+    def ours(pipeline: str, workers: int) -> None:
+        state = flow_fn(pipeline_name=pipeline, max_workers=workers, return_state=True)
+        if not state.is_completed():
+            raise SystemExit(f"{pipeline}: {state.message}")
+
+    # Warm up imports, the server connection and the first flow run before measuring anything.
+    bare_prefect(5, "chain", 2)
+    ours("bench_chain_10", 2)
+
+    rows = []
+    for shape in ("chain", "fan"):
+        for n in SIZES:
+            pipeline = f"bench_{shape}_{n}"
+            rows.append(
+                {
+                    "shape": shape,
+                    "n": n,
+                    "variant": "kedro SequentialRunner",
+                    "seconds": timed(lambda: kedro_run(pipeline, SequentialRunner())),
+                }
+            )
+            rows.append(
+                {
+                    "shape": shape,
+                    "n": n,
+                    "variant": f"kedro ThreadRunner({CONCURRENT_WORKERS})",
+                    "seconds": timed(lambda: kedro_run(pipeline, ThreadRunner(max_workers=CONCURRENT_WORKERS))),
+                }
+            )
+            for workers, label in ((1, "sequential"), (CONCURRENT_WORKERS, f"concurrent({CONCURRENT_WORKERS})")):
+                rows.append(
+                    {
+                        "shape": shape,
+                        "n": n,
+                        "variant": f"bare Prefect {label}",
+                        "seconds": timed(lambda: bare_prefect(n, shape, workers)),
+                    }
+                )
+                rows.append(
+                    {
+                        "shape": shape,
+                        "n": n,
+                        "variant": f"our flow {label}",
+                        "seconds": timed(lambda: ours(pipeline, workers)),
+                    }
+                )
+            print(f"measured {pipeline}", file=sys.stderr, flush=True)
+
+    kedro_run("bench_sleep_20", ThreadRunner(max_workers=CONCURRENT_WORKERS))
+    sleep = {"kedro ThreadRunner node phase": thread_phase.seconds}
+    ours("bench_sleep_20", CONCURRENT_WORKERS)
+    sleep["our flow node phase"] = ours_phase.seconds
+    sleep["kedro SequentialRunner"] = timed(lambda: kedro_run("bench_sleep_20", SequentialRunner()))
+    print(json.dumps({"rows": rows, "sleep": sleep, "workers": CONCURRENT_WORKERS}))
+
+
+if __name__ == "__main__":
+    main()
