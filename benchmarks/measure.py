@@ -6,6 +6,7 @@ after adding the synthetic pipelines of `synthetic.py` to the project's registry
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -29,9 +30,13 @@ def noop(index: int) -> None:
     return None
 
 
+BARE_PHASE = {"seconds": 0.0}
+
+
 @flow(name="bare-prefect-benchmark")
 def bare_prefect(n: int, shape: str, max_workers: int) -> None:
     """N no-op tasks with the same edges as the Kedro pipeline, no Kedro involved."""
+    started = time.perf_counter()
     with ThreadPoolTaskRunner(max_workers=max_workers) as runner:
         futures = []
         root = None
@@ -45,6 +50,7 @@ def bare_prefect(n: int, shape: str, max_workers: int) -> None:
             futures.append(future)
         for future in futures:
             future.wait()
+    BARE_PHASE["seconds"] = time.perf_counter() - started
 
 
 class PhaseTimer:
@@ -89,14 +95,17 @@ def wait_for_idle_server(window: float = 0.5, busy_share: float = 0.2, timeout: 
             return
 
 
-def timed(call) -> float:
-    """Best of REPEATS runs, each started against an idle server."""
-    best = float("inf")
+def timed(call, phase=None) -> dict:
+    """Best of REPEATS runs, each started against an idle server: the whole run and, where
+    `phase` reads one, the node phase (submitting the first task to finishing the last)."""
+    best = {"seconds": float("inf"), "phase": None}
     for _ in range(REPEATS):
         wait_for_idle_server()
         started = time.perf_counter()
         call()
-        best = min(best, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        if seconds < best["seconds"]:
+            best = {"seconds": seconds, "phase": phase() if phase else None}
     return best
 
 
@@ -121,50 +130,44 @@ def main() -> None:
     bare_prefect(5, "chain", 2)
     ours("bench_chain_10", 2)
 
+    variants = [
+        ("kedro SequentialRunner", lambda pipeline, n, shape: kedro_run(pipeline, SequentialRunner()), None),
+        (
+            f"kedro ThreadRunner({CONCURRENT_WORKERS})",
+            lambda pipeline, n, shape: kedro_run(pipeline, ThreadRunner(max_workers=CONCURRENT_WORKERS)),
+            None,
+        ),
+    ]
+    for workers, label in ((1, "sequential"), (CONCURRENT_WORKERS, f"concurrent({CONCURRENT_WORKERS})")):
+        variants.append(
+            (
+                f"bare Prefect {label}",
+                lambda pipeline, n, shape, workers=workers: bare_prefect(n, shape, workers),
+                lambda: BARE_PHASE["seconds"],
+            )
+        )
+        variants.append(
+            (
+                f"our flow {label}",
+                lambda pipeline, n, shape, workers=workers: ours(pipeline, workers),
+                lambda: ours_phase.seconds,
+            )
+        )
+
     rows = []
     for shape in ("chain", "fan"):
         for n in SIZES:
             pipeline = f"bench_{shape}_{n}"
-            rows.append(
-                {
-                    "shape": shape,
-                    "n": n,
-                    "variant": "kedro SequentialRunner",
-                    "seconds": timed(lambda: kedro_run(pipeline, SequentialRunner())),
-                }
-            )
-            rows.append(
-                {
-                    "shape": shape,
-                    "n": n,
-                    "variant": f"kedro ThreadRunner({CONCURRENT_WORKERS})",
-                    "seconds": timed(lambda: kedro_run(pipeline, ThreadRunner(max_workers=CONCURRENT_WORKERS))),
-                }
-            )
-            for workers, label in ((1, "sequential"), (CONCURRENT_WORKERS, f"concurrent({CONCURRENT_WORKERS})")):
-                rows.append(
-                    {
-                        "shape": shape,
-                        "n": n,
-                        "variant": f"bare Prefect {label}",
-                        "seconds": timed(lambda: bare_prefect(n, shape, workers)),
-                    }
-                )
-                rows.append(
-                    {
-                        "shape": shape,
-                        "n": n,
-                        "variant": f"our flow {label}",
-                        "seconds": timed(lambda: ours(pipeline, workers)),
-                    }
-                )
+            for variant, run, phase in variants:
+                result = timed(functools.partial(run, pipeline, n, shape), phase)
+                rows.append({"shape": shape, "n": n, "variant": variant, **result})
             print(f"measured {pipeline}", file=sys.stderr, flush=True)
 
     kedro_run("bench_sleep_20", ThreadRunner(max_workers=CONCURRENT_WORKERS))
     sleep = {"kedro ThreadRunner node phase": thread_phase.seconds}
     ours("bench_sleep_20", CONCURRENT_WORKERS)
     sleep["our flow node phase"] = ours_phase.seconds
-    sleep["kedro SequentialRunner"] = timed(lambda: kedro_run("bench_sleep_20", SequentialRunner()))
+    sleep["kedro SequentialRunner"] = timed(lambda: kedro_run("bench_sleep_20", SequentialRunner()))["seconds"]
     print(json.dumps({"rows": rows, "sleep": sleep, "workers": CONCURRENT_WORKERS}))
 
 

@@ -143,6 +143,25 @@ def test_failing_node_fails_make_run_with_the_node_and_resume_hint(project):
     assert "from_nodes=['reporting.top_customers']" in result.stderr
 
 
+def test_run_with_params_applies_kedro_filters(project):
+    result = project.make("run", """PARAMS={"tags": ["cleaning"], "max_workers": 2}""", timeout=600)
+    assert "Completed" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("{not json", "Error: --params is not valid JSON"),
+        ('["tags"]', "Error: --params must be a JSON object of flow parameters, not list"),
+        ('{"max_workers": "many"}', "Error: The server refused the run's parameters"),
+    ],
+)
+def test_run_with_bad_params_fails_with_one_clear_line(project, params, message):
+    result = project.make("run", f"PARAMS={params}", check=False)
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")][0].startswith(message)
+
+
 def test_make_targets_are_idempotent(project):
     assert "Server already running" in project.make("up").stdout
     assert "Registered deployment" in project.make("deploy").stdout

@@ -6,14 +6,32 @@ prints the flow run's id and UI link straight away and returns as soon as the ru
 
 from __future__ import annotations
 
+import json
 import time
 
 import click
 from prefect.client.orchestration import get_client
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from . import FLOW_NAME
 from .server import require_server, ui_url
+
+
+def parse_params(params_json: str | None) -> dict | None:
+    """The --params JSON object, or one line saying what is wrong with it."""
+    if params_json is None:
+        return None
+    try:
+        parameters = json.loads(params_json)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(
+            f"--params is not valid JSON ({error.msg} at character {error.pos}): {params_json}"
+        ) from None
+    if not isinstance(parameters, dict):
+        raise click.ClickException(
+            f"--params must be a JSON object of flow parameters, not {type(parameters).__name__}"
+        )
+    return parameters
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,8 +42,15 @@ from .server import require_server, ui_url
 @click.option(
     "--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
 )
-def main(deployment: str, timeout: int, poll: float) -> None:
+@click.option(
+    "--params",
+    "params_json",
+    default=None,
+    help='Flow parameters for this run as a JSON object, e.g. \'{"tags": ["cleaning"], "max_workers": 2}\'.',
+)
+def main(deployment: str, timeout: int, poll: float, params_json: str | None) -> None:
     """Run a deployment of this project's flow and wait for its final state."""
+    parameters = parse_params(params_json)
     api = require_server()
     full_name = deployment if "/" in deployment else f"{FLOW_NAME}/{deployment}"
     with get_client(sync_client=True) as client:
@@ -35,7 +60,13 @@ def main(deployment: str, timeout: int, poll: float) -> None:
             raise click.ClickException(
                 f"No deployment named '{full_name}' on {api}. Register it first with `make deploy DEPLOYMENT={deployment}`."
             ) from None
-        flow_run = client.create_flow_run_from_deployment(registered.id)
+        try:
+            flow_run = client.create_flow_run_from_deployment(registered.id, parameters=parameters)
+        except PrefectHTTPStatusError as error:
+            detail = error.response.json().get("detail", error.response.text) if error.response.content else ""
+            raise click.ClickException(
+                f"The server refused the run's parameters: {' '.join(str(detail).split())}"
+            ) from None
         click.echo(f"Flow run '{flow_run.name}' ({flow_run.id}) of {full_name}")
         click.echo(f"Follow it at {ui_url(api)}/runs/flow-run/{flow_run.id}")
 
