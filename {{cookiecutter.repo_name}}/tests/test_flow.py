@@ -219,6 +219,17 @@ def test_without_retries_the_same_failure_fails_the_flow(flow_module, record_hoo
     assert hooks.calls["on_pipeline_error"] == 1
 
 
+def test_node_over_its_timeout_fails_the_flow(flow_module, conf_env, record_hooks):
+    half_second = "execution:\n  node_overrides:\n    clean_customers:\n      timeout_seconds: 0.5\n"
+    env = conf_env("test_timeout", **{"prefect.yml": half_second})
+    record_hooks(node_delay=2.0)
+    state = flow_module.kedro_pipeline(pipeline_name="data_processing", env=env, return_state=True)
+
+    assert state.is_failed()
+    assert "node 'clean_customers' failed: TaskRunTimeoutError: Scope timed out after 0.5 second(s). " in state.message
+    assert "build_order_table" not in task_runs_of(state, expected=2)
+
+
 @pytest.fixture
 def broken_env(conf_env):
     """A configuration environment in which the top_customers node raises (and is not retried)."""

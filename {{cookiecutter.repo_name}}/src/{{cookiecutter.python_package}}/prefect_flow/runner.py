@@ -250,7 +250,8 @@ def _failure_message(
     catalog: CatalogProtocol,
 ) -> str:
     failed = "; ".join(
-        f"node '{node.name}' failed: {type(error).__name__}: {error}" for node, error in failures.items()
+        f"node '{node.name}' failed: {type(error).__name__}: {str(error).rstrip('.')}"
+        for node, error in failures.items()
     )
     unfinished = set(pipeline.nodes) - set(completed)
     # Kedro's own resume logic: walk back from the unfinished nodes to ones whose inputs persist.
