@@ -51,12 +51,12 @@ def bake() -> Path:
     package = project / "src" / PACKAGE
     shutil.copy(HERE / "synthetic.py", package / "bench_pipelines.py")
     # One package per pipeline, as find_pipelines() discovers them (and loads only those requested).
-    for name, builder in synthetic.BUILDERS.items():
+    for name, (builder, size) in synthetic.BUILDERS.items():
         folder = package / "pipelines" / name
         folder.mkdir()
         (folder / "__init__.py").write_text(
             f"from {PACKAGE}.bench_pipelines import {builder}\n\n\n"
-            f"def create_pipeline(**kwargs):\n    return {builder}()\n"
+            f"def create_pipeline(**kwargs):\n    return {builder}({size})\n"
         )
     uv = Path(sys.executable).with_name("uv")
     subprocess.run(

@@ -38,36 +38,10 @@ def fan(n: int) -> Pipeline:
     return Pipeline(nodes)
 
 
-def chain_10() -> Pipeline:
-    return chain(10)
+def sleepers(n: int) -> Pipeline:
+    return Pipeline([Node(nap, None, f"nap_{i}", name=f"nap_{i}") for i in range(n)])
 
 
-def chain_200() -> Pipeline:
-    return chain(200)
-
-
-def chain_1000() -> Pipeline:
-    return chain(1000)
-
-
-def fan_10() -> Pipeline:
-    return fan(10)
-
-
-def fan_200() -> Pipeline:
-    return fan(200)
-
-
-def fan_1000() -> Pipeline:
-    return fan(1000)
-
-
-def sleep_20() -> Pipeline:
-    return Pipeline([Node(nap, None, f"nap_{i}", name=f"nap_{i}") for i in range(20)])
-
-
-# Pipeline name -> builder function, for the packages run_benchmark.py writes.
-BUILDERS = {
-    f"bench_{name}": name
-    for name in ("chain_10", "chain_200", "chain_1000", "fan_10", "fan_200", "fan_1000", "sleep_20")
-}
+# Pipeline name -> (builder, size), for the packages run_benchmark.py writes.
+BUILDERS = {f"bench_{builder}_{n}": (builder, n) for builder in ("chain", "fan") for n in (10, 200, 1000)}
+BUILDERS["bench_sleep_20"] = ("sleepers", 20)

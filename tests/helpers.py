@@ -21,7 +21,7 @@ def bake(output_dir: Path, **answers: object) -> Path:
         cookiecutter(
             str(TEMPLATE),
             no_input=True,
-            extra_context={key: value for key, value in answers.items()},
+            extra_context=dict(answers),
             output_dir=str(output_dir),
         )
     )

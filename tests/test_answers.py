@@ -69,18 +69,13 @@ def test_rules_accept_good_answers():
     assert check_answers(GOOD) == ""
 
 
-def cookiecutter_cli(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+def cookiecutter_cli(
+    output_dir: Path, *answers: str, template: str = str(TEMPLATE)
+) -> subprocess.CompletedProcess[str]:
+    """cookiecutter's own command line, run from the template folder, no prompts."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "--output-dir",
-            str(tmp_path / "out"),
-            str(TEMPLATE),
-            *answers,
-        ],
+        [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(output_dir), template, *answers],
+        cwd=TEMPLATE,
         capture_output=True,
         text=True,
         timeout=120,
@@ -100,7 +95,7 @@ def cookiecutter_cli(tmp_path: Path, *answers: str) -> subprocess.CompletedProce
     ],
 )
 def test_cookiecutter_refuses_before_writing_anything(tmp_path, answers, expected):
-    result = cookiecutter_cli(tmp_path, *answers)
+    result = cookiecutter_cli(tmp_path / "out", *answers)
 
     assert result.returncode != 0
     output = (result.stdout + result.stderr).strip()
@@ -113,22 +108,6 @@ def test_cookiecutter_refuses_before_writing_anything(tmp_path, answers, expecte
 
 def test_cookiecutter_with_relative_template_path(tmp_path):
     """`cookiecutter .` from a clone, as the README says: the hooks still find the answer rules."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "--output-dir",
-            str(tmp_path),
-            ".",
-            "project_name=Dot Path",
-        ],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    result = cookiecutter_cli(tmp_path, "project_name=Dot Path", template=".")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dot-path" / "src" / "dot_path" / "settings.py").is_file()
