@@ -12,7 +12,7 @@ IN_DEMO := cd $(DEMO_PROJECT) && env -u VIRTUAL_ENV -u MAKEFLAGS -u MFLAGS -u MA
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint format bench demo demo-down clean
+.PHONY: help dev test lint format front-doors bench demo demo-down clean
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ lint: dev ## Check the template's own Python with ruff (the generated project's:
 format: dev ## Fix and format the template's Python and, through a bake, the generated project's
 	$(BIN)/ruff check --fix --quiet hooks tests scripts benchmarks; $(BIN)/ruff format --quiet hooks tests scripts benchmarks
 	$(PYTHON) scripts/format_template.py
+
+front-doors: dev ## Regenerate copier.yml and prompts.yml from cookiecutter.json
+	$(PYTHON) scripts/generate_front_doors.py
 
 bench: dev ## Benchmark the generated flow against Kedro runners and bare Prefect (benchmarks/results.md)
 	$(PYTHON) benchmarks/run_benchmark.py

@@ -3,7 +3,11 @@
 cookiecutter renders ``cookiecutter.json`` through Jinja before it creates any folder, so the
 ``AnswerChecks`` extension runs these rules at that point: a bad answer stops generation with
 nothing written. ``hooks/pre_gen_project.py`` calls the same rules again for tools that skip
-that rendering. Every message is one line: the value, the rule broken and an example that works.
+that rendering. copier loads the same extension (copier.yml, generated from cookiecutter.json)
+and calls ``answer_error`` from each question's validator, so both print the same message.
+Every message is one line: the value, the rule broken and an example that works.
+
+This module must import without cookiecutter installed: copier users may not have it.
 """
 
 from __future__ import annotations
@@ -11,12 +15,20 @@ from __future__ import annotations
 import keyword
 import re
 import sys
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cookiecutter.exceptions import FailedHookException
 from jinja2.ext import Extension
+
+try:
+    from cookiecutter.exceptions import FailedHookException
+except ImportError:  # copier without cookiecutter: nothing will catch it by that name
+
+    class FailedHookException(Exception):  # type: ignore[no-redef]
+        """Stands in for cookiecutter's exception when cookiecutter is not installed."""
+
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 MAX_NAME_LENGTH = 64
@@ -156,24 +168,81 @@ def as_bool(value: Any) -> bool:
     raise _fail("telemetry_consent", value, "it must be true or false", "false")
 
 
+# One rule per question, in the order cookiecutter asks them.
+RULES: dict[str, Callable[[Any], object]] = {
+    "project_name": lambda value: check_project_name(str(value)),
+    "repo_name": lambda value: check_repo_name(str(value)),
+    "python_package": lambda value: check_python_package(str(value)),
+    "kedro_version": lambda value: check_kedro_version(str(value)),
+    "telemetry_consent": as_bool,
+    "work_pool_name": lambda value: check_prefect_name("work_pool_name", str(value), "sales-forecast-pool"),
+    "work_queue_name": lambda value: check_prefect_name("work_queue_name", str(value), "default"),
+}
+
+
+class AnswerRefused(SystemExit):
+    """Ends a copier run that cannot ask again, printing only the message.
+
+    copier turns anything a validator raises into a ValueError with a traceback; SystemExit is
+    the one exception it lets through, and Python prints its message as one line, exit status 1.
+    """
+
+
 def check_answers(answers: Mapping[str, Any]) -> str:
     """Raise ``InvalidAnswer`` for the first unusable answer; return '' so it can sit in a template."""
-    check_project_name(str(answers["project_name"]))
-    check_repo_name(str(answers["repo_name"]))
-    check_python_package(str(answers["python_package"]))
-    check_kedro_version(str(answers["kedro_version"]))
-    as_bool(answers["telemetry_consent"])
-    check_prefect_name("work_pool_name", str(answers["work_pool_name"]), "sales-forecast-pool")
-    check_prefect_name("work_queue_name", str(answers["work_queue_name"]), "default")
+    try:
+        for field, rule in RULES.items():
+            rule(answers[field])
+    except InvalidAnswer as error:
+        if "kedro.framework.cli.starters" in sys.modules:
+            # `kedro new` (Kedro 1.7) replaces any cookiecutter error with its own generic one
+            # and then prints "NoneType: None": say what is wrong here, once.
+            print(error, file=sys.stderr)
+        raise
     return ""
 
 
+def answer_error(field: str, value: Any) -> str:
+    """copier's validator: '' when the answer is fine, else the same message cookiecutter gives.
+
+    At a terminal copier shows the message and asks again. Without one (``--defaults``,
+    ``--data`` in scripts and CI) it cannot ask again, so the run ends with the message alone.
+    """
+    try:
+        RULES[field](value)
+    except InvalidAnswer as error:
+        if not sys.stdin or not sys.stdin.isatty():
+            raise AnswerRefused(str(error)) from None
+        return str(error)
+    return ""
+
+
+def slugify(text: str, separator: str = "-") -> str:
+    """cookiecutter's ``slugify`` filter, for copier, which has none.
+
+    The same library when it is installed (cookiecutter depends on it); otherwise accents are
+    folded to ASCII, which gives the same result for names in Latin scripts.
+    """
+    try:
+        from slugify import slugify as python_slugify
+    except ImportError:
+        ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+        return re.sub(r"[^a-z0-9]+", separator, ascii_text.lower()).strip(separator)
+    return python_slugify(text, separator=separator)
+
+
 class AnswerChecks(Extension):
-    """Jinja extension giving templates ``check_answers(...)``, ``template_root`` and ``as_bool``."""
+    """Jinja extension giving templates the answer rules, ``template_root`` and ``as_bool``.
+
+    Loaded by cookiecutter (``_extensions`` in cookiecutter.json) and by copier (copier.yml).
+    """
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         environment.globals["check_answers"] = check_answers
+        environment.globals["answer_error"] = answer_error
+        # cookiecutter brings its own slugify filter; copier has none.
+        environment.filters.setdefault("slugify", slugify)
         # cookiecutter's own `_repo_dir` is relative when the template is given as `.`, and hooks
         # run from the new project's folder; the hooks need the template's absolute path.
         environment.globals["template_root"] = str(TEMPLATE_ROOT)

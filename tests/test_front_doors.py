@@ -1,0 +1,369 @@
+"""The other front doors: copier (copy and update), `kedro new --starter` and cruft, all offline.
+
+Each runs against a local copy of this template: a plain folder for copying, and a git
+repository with two tags (v1.0.0, then v1.1.0 with a template change) for the update round trips.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hooks.kedro_prefect_answers import InvalidAnswer, check_answers
+from scripts import generate_front_doors
+from tests.helpers import DEV_BIN, TEMPLATE, bake, free_port, project_env, run
+from tests.test_answers import BAD_ANSWERS, GOOD
+from tests.test_bake import EXPECTED_FILES, MATRIX, all_files
+
+# The template change v1.1.0 brings, and the user's own edits it must not lose.
+TEMPLATE_OLD_LINE = "WORKER_POLL_SECONDS ?= 1\n"
+TEMPLATE_NEW_LINE = "WORKER_POLL_SECONDS ?= 2\n"
+USER_TARGET = "\nbackup: ## The user's own target\n\ttar czf backup.tgz data\n"
+USER_TOP_N = "top_n: ${runtime_params:top_n, 25}"
+
+
+def git(*args: str, cwd: Path) -> str:
+    command = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid", *args]
+    return run(command, cwd=cwd, timeout=60).stdout
+
+
+def template_files() -> list[str]:
+    """The template as a clone of this repository holds it: tracked files and new, unignored ones."""
+    listing = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=TEMPLATE).stdout
+    return [name for name in listing.split("\0") if name and (TEMPLATE / name).is_file()]
+
+
+def copy_template(destination: Path) -> Path:
+    for name in template_files():
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(TEMPLATE / name, target)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory) -> Path:
+    """A plain folder, as a downloaded template would be (copier then renders it without git)."""
+    return copy_template(tmp_path_factory.mktemp("template") / "kedro-prefect-starter")
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory) -> Path:
+    """A git repository of the template with v1.0.0 and a later v1.1.0 that changes the Makefile."""
+    repo = copy_template(tmp_path_factory.mktemp("template-repo") / "kedro-prefect-starter")
+    git("init", "--quiet", "--initial-branch=main", cwd=repo)
+    # -f: the generated project's own .gitignore (conf/local/...) lives inside the template.
+    git("add", "--all", "--force", cwd=repo)
+    git("commit", "--quiet", "-m", "v1.0.0", cwd=repo)
+    git("tag", "v1.0.0", cwd=repo)
+    makefile = repo / "{{cookiecutter.repo_name}}" / "Makefile"
+    text = makefile.read_text()
+    assert TEMPLATE_OLD_LINE in text
+    makefile.write_text(text.replace(TEMPLATE_OLD_LINE, TEMPLATE_NEW_LINE))
+    git("commit", "--quiet", "-am", "v1.1.0: workers poll every 2 s", cwd=repo)
+    git("tag", "v1.1.0", cwd=repo)
+    return repo
+
+
+def copier(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """copier's own command line, no terminal (so no questions: answers come from --data)."""
+    return run([str(DEV_BIN / "copier"), *args], cwd=cwd, env=project_env(), timeout=180, check=check)
+
+
+def copier_copy(template: Path, destination: Path, answers: dict, *extra: str, check: bool = True):
+    data = [f"--data={name}={value}" for name, value in answers.items()]
+    return copier(
+        "copy",
+        "--trust",
+        "--defaults",
+        "--quiet",
+        *data,
+        *extra,
+        str(template),
+        str(destination),
+        cwd=destination.parent,
+        check=check,
+    )
+
+
+def differences(left: Path, right: Path, ignore: set[str]) -> list[str]:
+    """Files that exist on one side only, or differ in bytes or permissions."""
+    names = {str(path.relative_to(left)) for path in all_files(left)} | {
+        str(path.relative_to(right)) for path in all_files(right)
+    }
+    found = []
+    for name in sorted(names - ignore):
+        a, b = left / name, right / name
+        if not (a.is_file() and b.is_file()):
+            found.append(f"{name}: only in {'left' if a.is_file() else 'right'}")
+        elif not filecmp.cmp(a, b, shallow=False):
+            found.append(f"{name}: contents differ")
+        elif a.stat().st_mode != b.stat().st_mode:
+            found.append(f"{name}: permissions differ")
+    return found
+
+
+# --- one source of questions ---------------------------------------------------------------
+
+
+def test_copier_yml_and_prompts_yml_are_generated_from_cookiecutter_json():
+    result = subprocess.run(
+        [sys.executable, "scripts/generate_front_doors.py", "--check"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_drift_check_catches_a_question_added_to_cookiecutter_json():
+    cookiecutter = yaml.safe_load((TEMPLATE / "cookiecutter.json").read_text())
+    cookiecutter["owner_email"] = "data@example.com"
+    assert generate_front_doors.copier_yml(cookiecutter) != (TEMPLATE / "copier.yml").read_text()
+    assert "owner_email" in yaml.safe_load(generate_front_doors.copier_yml(cookiecutter))
+
+
+def test_copier_questions_mirror_cookiecutter_json():
+    cookiecutter = yaml.safe_load((TEMPLATE / "cookiecutter.json").read_text())
+    copier_config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    questions = [name for name in copier_config if not name.startswith("_") and name != "cookiecutter"]
+    assert questions == [name for name in cookiecutter if not name.startswith("_")]
+    for name in questions:
+        assert copier_config[name]["help"] == cookiecutter["__prompts__"][name]
+        assert copier_config[name]["validator"] == f"{{{{ answer_error('{name}', {name}) }}}}"
+
+
+# --- copier: the same tree as cookiecutter ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answers", "repo_name", "package"), MATRIX, ids=[case[1] + str(index) for index, case in enumerate(MATRIX)]
+)
+def test_copier_renders_what_cookiecutter_renders(tmp_path, template_dir, answers, repo_name, package):
+    run(
+        [str(DEV_BIN / "cookiecutter"), "--no-input", "--output-dir", str(tmp_path / "cc"), str(template_dir)]
+        + [f"{name}={value}" for name, value in answers.items()],
+        cwd=tmp_path,
+    )
+    from_cookiecutter = tmp_path / "cc" / repo_name
+    from_copier = tmp_path / "copier" / repo_name
+    from_copier.parent.mkdir()
+    copier_copy(template_dir, from_copier, answers)
+
+    assert differences(from_cookiecutter, from_copier, ignore={".copier-answers.yml"}) == []
+    expected = {name.format(pkg=package) for name in EXPECTED_FILES} | {".copier-answers.yml"}
+    assert {str(path.relative_to(from_copier)) for path in all_files(from_copier)} == expected
+    recorded = yaml.safe_load((from_copier / ".copier-answers.yml").read_text())
+    assert (recorded["repo_name"], recorded["python_package"]) == (repo_name, package)
+
+
+# copier casts a yes/no answer itself before any validator sees it (text it does not know counts
+# as yes), and asks it at a terminal as a yes/no confirm: telemetry_consent cannot be bad there.
+COPIER_BAD = [case for case in BAD_ANSWERS if case[0] != "telemetry_consent"]
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), COPIER_BAD, ids=[f"{f}={v!r}"[:40] for f, v, _ in COPIER_BAD])
+def test_copier_refuses_bad_answers_with_the_hooks_message(tmp_path, template_dir, field, value, rule):
+    with pytest.raises(InvalidAnswer) as expected:
+        check_answers({**GOOD, field: value})
+    destination = tmp_path / "out" / "project"
+    destination.parent.mkdir()
+
+    result = copier_copy(template_dir, destination, {**GOOD, field: value}, check=False)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == str(expected.value), result.stderr
+    assert not destination.exists()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_copier_at_a_terminal_shows_the_message_and_asks_again(tmp_path, template_dir):
+    """Interactive copier through a pseudo-terminal: a bad name is refused in place, then fixed."""
+    import os
+    import pty
+    import re
+    import select
+    import time
+
+    destination = tmp_path / "interactive"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: copier's own command line at a terminal
+        os.execve(
+            str(DEV_BIN / "copier"), ["copier", "copy", "--trust", str(template_dir), str(destination)], project_env()
+        )
+    screen = b""
+
+    def read_for(seconds: float) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    screen += os.read(terminal, 65536)
+                except OSError:  # copier exited
+                    return
+
+    try:
+        read_for(5)
+        os.write(terminal, b"\x15x\r")  # Ctrl-U clears the default; the name "x" is too short
+        read_for(3)
+        os.write(terminal, b"\x15Terminal Project\r")
+        for _ in range(8):  # accept every other default
+            read_for(1)
+            os.write(terminal, b"\r")
+        read_for(5)
+    finally:
+        os.close(terminal)
+        os.waitpid(pid, 0)
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    assert "Invalid project_name 'x'" in text  # the terminal's width cuts the rest of the line
+    assert (destination / "src" / "terminal_project" / "prefect_flow" / "flow.py").is_file()
+
+
+# --- copier update ---------------------------------------------------------------------------
+
+
+def user_project(path: Path) -> None:
+    """What a user does after creating a project: commit it, then change two files and commit."""
+    git("init", "--quiet", "--initial-branch=main", cwd=path)
+    git("add", "--all", cwd=path)
+    git("commit", "--quiet", "-m", "New project", cwd=path)
+    with (path / "Makefile").open("a") as makefile:
+        makefile.write(USER_TARGET)
+    parameters = path / "conf" / "base" / "parameters.yml"
+    parameters.write_text(parameters.read_text().replace("top_n: ${runtime_params:top_n, 10}", USER_TOP_N))
+    git("commit", "--quiet", "-am", "Our own target and report size", cwd=path)
+
+
+def assert_update_kept_both(path: Path) -> None:
+    makefile = (path / "Makefile").read_text()
+    assert TEMPLATE_NEW_LINE in makefile and TEMPLATE_OLD_LINE not in makefile, "template change missing"
+    assert makefile.endswith(USER_TARGET), "user's Makefile edit lost"
+    assert USER_TOP_N in (path / "conf" / "base" / "parameters.yml").read_text(), "user's parameter lost"
+    assert "<<<<<<<" not in makefile
+
+
+def test_copier_update_brings_template_change_and_keeps_user_edits(tmp_path, template_repo):
+    project = tmp_path / "hangar-inventory"
+    copier_copy(template_repo, project, {"project_name": "Hangar Inventory"}, "--vcs-ref=v1.0.0")
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v1.0.0"
+    assert TEMPLATE_OLD_LINE in (project / "Makefile").read_text()
+    user_project(project)
+
+    copier("update", "--trust", "--defaults", "--quiet", "--vcs-ref=v1.1.0", cwd=project)
+
+    assert_update_kept_both(project)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v1.1.0"
+    assert answers["project_name"] == "Hangar Inventory"
+
+
+# --- cruft ------------------------------------------------------------------------------------
+
+
+def test_cruft_create_then_update_brings_template_change(tmp_path, template_repo):
+    cruft = str(DEV_BIN / "cruft")
+    env = project_env()
+    run(
+        [cruft, "create", "--no-input", "--checkout", "v1.0.0", "--output-dir", str(tmp_path)]
+        + ["--extra-context", '{"project_name": "Dock Scheduler"}', str(template_repo)],
+        cwd=tmp_path,
+        env=env,
+    )
+    project = tmp_path / "dock-scheduler"
+    assert (project / ".cruft.json").is_file()
+    baked = bake(tmp_path / "cc", project_name="Dock Scheduler")
+    assert differences(baked, project, ignore={".cruft.json"}) == []
+    user_project(project)
+
+    run([cruft, "update", "--skip-apply-ask", "--checkout", "v1.1.0"], cwd=project, env=env)
+
+    assert_update_kept_both(project)
+    assert '"checkout": "v1.1.0"' in (project / ".cruft.json").read_text()
+
+
+# --- kedro new --starter -----------------------------------------------------------------------
+
+
+def kedro_new(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(DEV_BIN / "kedro"), "new", *args],
+        cwd=cwd,
+        env=project_env(),
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.mark.parametrize("telemetry", ["yes", "no"])
+def test_kedro_new_with_config_file_and_telemetry_flag(tmp_path, template_dir, telemetry):
+    config = tmp_path / "config.yml"
+    config.write_text(
+        yaml.safe_dump({"output_dir": str(tmp_path), "project_name": "Crater Survey", "work_queue_name": "nightly"})
+    )
+    result = kedro_new(tmp_path, "--starter", str(template_dir), "--config", str(config), "--telemetry", telemetry)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    project = tmp_path / "crater-survey"
+    consent = yaml.safe_load((project / ".telemetry").read_text())["consent"]
+    assert consent is (telemetry == "yes")
+    baked = bake(tmp_path / "cc", project_name="Crater Survey", work_queue_name="nightly")
+    assert differences(baked, project, ignore={".telemetry"}) == []
+
+
+def test_kedro_new_asks_the_prompts_of_prompts_yml(tmp_path, template_dir):
+    result = kedro_new(tmp_path, "--starter", str(template_dir), stdin="Comet Tail Survey\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "project name (human readable)" in result.stdout.lower()  # Kedro title-cases it
+    project = tmp_path / "comet-tail-survey"
+    assert (project / "src" / "comet_tail_survey" / "prefect_flow" / "flow.py").is_file()
+    # Without --telemetry the template's own answer applies: no consent, so Kedro never asks.
+    assert yaml.safe_load((project / ".telemetry").read_text()) == {"consent": False}
+
+
+def test_kedro_new_refuses_a_bad_answer_with_the_hooks_message(tmp_path, template_dir):
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({"output_dir": str(tmp_path), "project_name": "Bad One", "repo_name": "../x"}))
+    result = kedro_new(tmp_path, "--starter", str(template_dir), "--config", str(config))
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Invalid repo_name '../x': it is a folder name, not a path (no '/', '\\', '.' or '..'). "
+        "Example of a valid repo_name: 'sales-forecast'."
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.yml"]
+    assert not (tmp_path.parent / "x").exists()
+
+
+# --- a copier project, used as a user would ---------------------------------------------------
+
+
+def test_copier_project_installs_deploys_and_runs_to_completed(tmp_path, template_dir):
+    """The README's copier path end to end: copy, install, up, deploy, run, down."""
+    from tests.test_end_to_end import OUTPUTS, Project
+
+    project_path = tmp_path / "meteor-watch"
+    copier_copy(template_dir, project_path, {"project_name": "Meteor Watch"})
+    venv = tmp_path / "venv"
+    run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=tmp_path)
+    project = Project(project_path, venv, free_port())
+    project.make("install", timeout=600)
+    try:
+        project.make("up")
+        deploy = project.make("deploy")
+        assert "Registered deployment 'meteor-watch/default'" in deploy.stdout
+        result = project.make("run", timeout=600)
+        assert "Completed" in result.stdout.splitlines()[-1]
+        for output in OUTPUTS:
+            assert (project_path / output).stat().st_size > 0, output
+    finally:
+        project.make("down", check=False, timeout=120)
