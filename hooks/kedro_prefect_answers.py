@@ -165,7 +165,7 @@ def as_bool(value: Any) -> bool:
         return True
     if text in {"0", "false", "f", "no", "n", "off"}:
         return False
-    raise _fail("telemetry_consent", value, "it must be true or false", "false")
+    raise _fail("telemetry_consent", value, "answer yes or no (or true or false)", "no")
 
 
 # One rule per question, in the order cookiecutter asks them.

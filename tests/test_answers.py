@@ -16,7 +16,7 @@ GOOD = {
     "repo_name": "sales-forecast",
     "python_package": "sales_forecast",
     "kedro_version": "1.7.0",
-    "telemetry_consent": False,
+    "telemetry_consent": "no",
     "work_pool_name": "sales-forecast-pool",
     "work_queue_name": "default",
 }
@@ -48,7 +48,7 @@ BAD_ANSWERS = [
     ("python_package", "p" * 65, "at most 64"),
     ("kedro_version", "0.19.9", "Kedro >=1.7,<2"),
     ("kedro_version", "latest", "version number"),
-    ("telemetry_consent", "maybe", "true or false"),
+    ("telemetry_consent", "maybe", "yes or no"),
     ("work_pool_name", "my pool", "work_pool_name"),
     ("work_queue_name", "", "work_queue_name"),
 ]
@@ -111,3 +111,14 @@ def test_cookiecutter_with_relative_template_path(tmp_path):
     result = cookiecutter_cli(tmp_path, "project_name=Dot Path", template=".")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dot-path" / "src" / "dot_path" / "settings.py").is_file()
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), BAD_ANSWERS, ids=[f"{f}={v!r}"[:40] for f, v, _ in BAD_ANSWERS])
+def test_cookiecutter_cli_refuses_every_bad_answer(tmp_path, field, value, rule):
+    result = cookiecutter_cli(tmp_path / "out", f"{field}={value}")
+
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).strip()
+    assert output.splitlines() == [f"Invalid {field} {value!r}: " + output.split(": ", 1)[1]], output
+    assert rule in output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -41,6 +41,7 @@ src/{pkg}/pipelines/reporting/nodes.py
 src/{pkg}/pipelines/reporting/pipeline.py
 src/{pkg}/prefect_flow/__init__.py
 src/{pkg}/prefect_flow/config.py
+src/{pkg}/prefect_flow/crashes.py
 src/{pkg}/prefect_flow/flow.py
 src/{pkg}/prefect_flow/runner.py
 src/{pkg}/prefect_flow/server.py

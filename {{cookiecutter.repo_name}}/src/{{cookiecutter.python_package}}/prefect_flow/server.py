@@ -1,4 +1,4 @@
-"""Where the Prefect server is, and one clear message when it cannot be reached."""
+"""Where the Prefect server is, and one clear message when it cannot be reached or refuses us."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import httpx
 from prefect.settings import get_current_settings
 
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class ServerUnreachable(click.ClickException):
@@ -46,4 +47,33 @@ def require_server(timeout: float = 5.0) -> str:
             f"The Prefect server at {api} answered HTTP {response.status_code} to a health check. "
             "Check PREFECT_API_URL points at a Prefect 3 server's /api."
         )
+    # The health check is open even on a server with basic auth: ask something that is not.
+    if httpx.get(f"{api}/admin/version", auth=client_auth(), timeout=timeout).status_code == 401:
+        given = "wrong credentials" if client_auth() else "no credentials"
+        raise ServerUnreachable(
+            f"The Prefect server at {api} requires basic auth and refused {given} (HTTP 401). "
+            "Set PREFECT_AUTH=user:pass to the server's, e.g. `export PREFECT_AUTH=...` before make."
+        )
     return api
+
+
+def client_auth() -> tuple[str, str] | None:
+    """Basic-auth user and password for the API, from PREFECT_API_AUTH_STRING (the Makefile sets it)."""
+    secret = get_current_settings().api.auth_string
+    if secret is None:
+        return None
+    user, _, password = secret.get_secret_value().partition(":")
+    return user, password
+
+
+def warn_if_exposed(host: str) -> None:
+    """A server reachable from other machines without auth lets anyone run code on its workers."""
+    if host in LOOPBACK_HOSTS or get_current_settings().server.api.auth_string is not None:
+        return
+    click.secho(
+        f"Warning: the Prefect server listens on {host} without authentication: anyone who can reach "
+        "it can read your runs and start code on your workers. Set PREFECT_AUTH=user:pass to require "
+        "basic auth (README, Security).",
+        fg="yellow",
+        err=True,
+    )

@@ -20,7 +20,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-from .server import api_url, is_healthy, ui_url
+from .crashes import ensure_crash_detection
+from .server import api_url, is_healthy, require_server, ui_url, warn_if_exposed
 
 SERVER_START_TIMEOUT = 90.0
 WORKER_START_TIMEOUT = 45.0
@@ -155,8 +156,10 @@ def _worker_is_polling(pool: str, name: str, since: datetime) -> bool:
     )
 
 
-def worker_command(pool: str, queue: str, name: str) -> list[str]:
-    return prefect_command("worker", "start", "--pool", pool, "--work-queue", queue, "--name", name)
+def worker_command(pool: str, queue: str, name: str, limit: int) -> list[str]:
+    return prefect_command(
+        "worker", "start", "--pool", pool, "--work-queue", queue, "--name", name, "--limit", str(limit)
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,19 +170,40 @@ def cli() -> None:
 pool_option = click.option("--pool", required=True, help="Work pool (type process).")
 queue_option = click.option("--queue", required=True, help="Work queue in the pool.")
 name_option = click.option("--name", required=True, help="Worker name.")
+limit_option = click.option(
+    "--limit", default=4, show_default=True, type=click.IntRange(min=1), help="Flow runs this worker runs at once."
+)
+crash_option = click.option(
+    "--crash-after",
+    default=90,
+    show_default=True,
+    type=click.IntRange(min=31),
+    help="Seconds without a heartbeat after which a flow run is marked Crashed.",
+)
 
 
 @cli.command()
 @pool_option
 @queue_option
 @name_option
-def agent(pool: str, queue: str, name: str) -> None:
+@limit_option
+@crash_option
+def agent(pool: str, queue: str, name: str, limit: int, crash_after: int) -> None:
     """Create the work pool and queue when missing, then run a worker in the foreground."""
-    from .server import require_server
-
     require_server()
     ensure_work_pool(pool, queue)
-    command = worker_command(pool, queue, name)
+    ensure_crash_detection(crash_after)
+    command = worker_command(pool, queue, name, limit)
+    os.execv(command[0], command)
+
+
+@cli.command()
+@click.option("--host", required=True)
+@click.option("--port", required=True, type=int)
+def server(host: str, port: int) -> None:
+    """Run the Prefect server in the foreground (after warning when it is exposed without auth)."""
+    warn_if_exposed(host)
+    command = prefect_command("server", "start", "--host", host, "--port", str(port), "--analytics-off")
     os.execv(command[0], command)
 
 
@@ -189,11 +213,14 @@ def agent(pool: str, queue: str, name: str) -> None:
 @pool_option
 @queue_option
 @name_option
-def up(host: str, port: int, pool: str, queue: str, name: str) -> None:
+@limit_option
+@crash_option
+def up(host: str, port: int, pool: str, queue: str, name: str, limit: int, crash_after: int) -> None:
     """Start server and worker in the background; return once both are ready."""
     folder = state_dir()
     server, worker = ManagedProcess("server", folder), ManagedProcess("worker", folder)
     api = api_url()
+    warn_if_exposed(host)
     server.clear_stale()
     worker.clear_stale()
 
@@ -214,13 +241,15 @@ def up(host: str, port: int, pool: str, queue: str, name: str) -> None:
             f"The server did not become healthy at {api} within {SERVER_START_TIMEOUT:.0f} s. "
             f"Last lines of {server.log_file}:\n{server.log_tail()}"
         )
+    require_server()  # also refuses wrong credentials with one line
 
     ensure_work_pool(pool, queue)
+    ensure_crash_detection(crash_after)
     if worker.pid():
         click.echo(f"Worker already running (pid {worker.pid()})")
     else:
         since = datetime.now(timezone.utc) - timedelta(seconds=1)
-        pid = worker.start(worker_command(pool, queue, name))
+        pid = worker.start(worker_command(pool, queue, name, limit))
         click.echo(f"Starting worker '{name}' on {pool}/{queue} (pid {pid}, log {worker.log_file})")
         if not _wait_until(lambda: _worker_is_polling(pool, name, since), WORKER_START_TIMEOUT, interval=0.3):
             raise click.ClickException(

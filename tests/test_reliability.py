@@ -1,0 +1,374 @@
+"""Reliability and security of a generated project, against real processes and real signals.
+
+One project ("Night Shift Ledger") with its own venv and a stack started by `make up`: bad deploy
+and run inputs, idempotent targets, a worker process group killed with SIGKILL mid-run, the server
+killed and restarted, 20 runs at once on the default SQLite server, loopback binding and basic
+auth. The figures measured here are written to reports/reliability.md, which the README quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import DEV_BIN, TEMPLATE, bake, free_port, run
+from tests.test_end_to_end import OUTPUTS, Project, process_gone
+
+REPORT = TEMPLATE / "reports" / "reliability.md"
+CRASH_AFTER_SECONDS = 45  # the Makefile's default is 90; shorter keeps the test quick
+SLOW_PIPELINE = '''"""A pipeline that waits, so a test can kill its worker mid-run."""
+
+import time
+
+from kedro.pipeline import Node, Pipeline
+
+from ..data_processing.pipeline import create_pipeline as data_processing
+
+
+def wait_for_kill(order_table):
+    time.sleep(300)
+    return len(order_table)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return data_processing() + Pipeline([Node(wait_for_kill, "order_table", "waited_rows", name="wait_for_kill")])
+'''
+
+FIGURES: dict[str, str] = {}
+
+
+class Stack(Project):
+    """The project plus what its tests need to read from the server."""
+
+    def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`make` with this stack's port unless the arguments name another one."""
+        port = [] if any(arg.startswith("PREFECT_PORT=") for arg in args) else [f"PREFECT_PORT={self.port}"]
+        return run(["make", *args, *port], cwd=self.path, env=self.env, timeout=timeout, check=check)
+
+    def api(self, script: str, *args: str, timeout: float = 120) -> object:
+        """Run a snippet with the project's own Prefect client; it prints one JSON value."""
+        prelude = "import json, sys\nfrom prefect.client.orchestration import get_client\n"
+        env = {**self.env, "PREFECT_API_URL": f"http://127.0.0.1:{self.port}/api"}
+        result = run(["python", "-c", prelude + script, *args], cwd=self.path, env=env, timeout=timeout)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def deployment_ids(self) -> list[str]:
+        return self.api(
+            "with get_client(sync_client=True) as c:\n"
+            "    print(json.dumps(sorted(str(d.id) for d in c.read_deployments())))\n"
+        )
+
+    def flow_run_count(self) -> int:
+        return self.api(
+            "with get_client(sync_client=True) as c:\n    print(json.dumps(len(c.read_flow_runs(limit=200))))\n"
+        )
+
+    def pid(self, name: str) -> int:
+        return int((self.path / ".prefect" / f"{name}.pid").read_text())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reliability")
+    path = bake(root, project_name="Night Shift Ledger")
+    package = path / "src" / "night_shift_ledger" / "pipelines" / "slow_report"
+    package.mkdir()
+    (package / "__init__.py").write_text("from .pipeline import create_pipeline  # noqa: F401\n")
+    (package / "pipeline.py").write_text(SLOW_PIPELINE)
+    registry = path / "src" / "night_shift_ledger" / "pipeline_registry.py"
+    default = 'pipelines["__default__"] = sum(pipelines.values())'
+    assert default in registry.read_text()
+    # Only the `slow` deployment waits; every other run stays a few seconds long.
+    registry.write_text(
+        registry.read_text().replace(
+            default, 'pipelines["__default__"] = sum(p for name, p in pipelines.items() if name != "slow_report")'
+        )
+    )
+    venv = root / "venv"
+    run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=root)
+    project = Stack(path, venv, free_port())
+    project.make("install", timeout=600)
+    try:
+        project.make("up", f"CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}")
+        project.make("deploy")
+        yield project
+    finally:  # also when setting up failed: never leave a server or worker behind
+        project.make("down", check=False, timeout=120)
+    write_report()
+
+
+def write_report() -> None:
+    if not FIGURES:
+        return
+    rows = "\n".join(f"| {what} | {figure} |" for what, figure in FIGURES.items())
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(
+        "# Reliability figures\n\nWritten by `tests/test_reliability.py` on its last run (2 cores, default SQLite "
+        f"server, one process worker).\n\n| what | measured |\n|---|---|\n{rows}\n"
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+
+
+# --- bad deploy and run inputs -----------------------------------------------------------------
+
+BAD_INPUTS = [
+    ("deploy", ["PIPELINE=nope"], "Unknown pipeline 'nope'"),
+    ("deploy", ["ENV=nope"], "Unknown Kedro environment 'nope'"),
+    ("deploy", ["WORK_POOL=no-such-pool"], "no-such-pool"),
+    ("deploy", ["ENV=bad_schedule"], "field 'schedule'"),
+    ("deploy", ["PREFECT_PORT=1"], "Cannot reach the Prefect server"),
+    ("run", ["DEPLOYMENT=nope"], "No deployment named 'night-shift-ledger/nope'"),
+    ("run", ["PARAMS={not json"], "--params is not valid JSON"),
+    ("run", ['PARAMS={"runtime_params": "top_n=5"}'], "The server refused the run's parameters"),
+    ("run", ['PARAMS={"tags": ["no-such-tag"]}'], "no node"),
+    ("run", ['PARAMS={"pipeline_name": "nope"}'], "Unknown pipeline 'nope'"),
+]
+
+
+@pytest.mark.parametrize(("target", "args", "message"), BAD_INPUTS, ids=[" ".join(a) for _, a, _ in BAD_INPUTS])
+def test_bad_input_gives_one_line_and_registers_nothing(stack, target, args, message):
+    bad_schedule = stack.path / "conf" / "bad_schedule"
+    bad_schedule.mkdir(exist_ok=True)
+    (bad_schedule / "prefect.yml").write_text("deployments:\n  - name: nightly\n    schedule:\n      cron: at dawn\n")
+    before = stack.deployment_ids()
+
+    result = stack.make(target, *args, check=False, timeout=300)
+
+    assert result.returncode != 0
+    errors = error_lines(result)
+    assert len(errors) == 1, result.stderr
+    assert message in errors[0]
+    assert "Traceback" not in result.stderr
+    assert stack.deployment_ids() == before
+    FIGURES["bad deploy/run inputs refused with one line, nothing registered"] = str(len(BAD_INPUTS) + 1)
+
+
+# --- idempotent targets ------------------------------------------------------------------------
+
+
+def test_targets_run_twice_behave(stack):
+    before = stack.deployment_ids()
+    stack.make("deploy")
+    assert stack.deployment_ids() == before, "a second deploy must update, not duplicate"
+    assert "Server already running" in stack.make("up").stdout
+    assert "Worker already running" in stack.make("up").stdout
+
+
+def test_agent_twice_with_pool_and_queue_present(stack):
+    for _ in range(2):
+        agent = subprocess.Popen(
+            ["make", "agent", f"PREFECT_PORT={stack.port}", "WORKER_NAME=second-worker"],
+            cwd=stack.path,
+            env={**stack.env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            seen = ""
+            while time.monotonic() < deadline and "started" not in seen.lower():
+                seen += agent.stdout.readline()
+            assert "Worker" in seen and "started" in seen.lower(), seen
+            assert "Created work pool" not in seen
+        finally:
+            os.killpg(agent.pid, signal.SIGINT)
+            agent.wait(timeout=30)
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+
+def wait_for(condition, timeout: float, interval: float = 1.0) -> float:
+    """Seconds until condition() held; fails the test after timeout."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout:.0f} s")
+
+
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is `pid` (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack):
+    stack.make("deploy", "DEPLOYMENT=slow", "PIPELINE=slow_report")
+    for output in OUTPUTS[:1]:
+        (stack.path / output).unlink(missing_ok=True)
+    follower = subprocess.Popen(
+        ["make", "run", "DEPLOYMENT=slow", f"PREFECT_PORT={stack.port}"],
+        cwd=stack.path,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        order_table = stack.path / OUTPUTS[0]
+        wait_for(order_table.exists, timeout=180)  # the slow node has started after this one saved
+        time.sleep(3)
+        worker = stack.pid("worker")
+        # As when a machine or container dies: the worker and the flow-run process it started
+        # (Prefect gives that one its own session, so killing the worker alone would spare it).
+        flow_processes = children(worker)
+        assert flow_processes, "no flow-run process under the worker"
+        for pid in [worker, *flow_processes]:
+            os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        stdout, stderr = follower.communicate(timeout=CRASH_AFTER_SECONDS + 180)
+    finally:
+        if follower.poll() is None:
+            os.killpg(follower.pid, signal.SIGKILL)
+    crashed_after = time.monotonic() - killed_at
+
+    assert follower.returncode != 0
+    assert "ended Crashed" in stderr, stderr
+    assert "No heartbeat" in stderr
+    assert len(order_table.read_text().splitlines()) > 1  # what finished nodes saved is intact
+    FIGURES["worker and its flow-run process killed with SIGKILL mid-run: run marked Crashed after"] = (
+        f"{crashed_after:.0f} s (CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}; default 90)"
+    )
+
+    up = stack.make("up", f"CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}")
+    assert "Removed stale" in up.stdout
+    assert process_gone(worker) and all(process_gone(pid) for pid in flow_processes)
+    assert "Completed" in stack.make("run", timeout=600).stdout.splitlines()[-1]
+
+
+def test_server_killed_and_restarted_keeps_deployments_and_history(stack):
+    deployments, runs = stack.deployment_ids(), stack.flow_run_count()
+    assert runs > 0
+    server = stack.pid("server")
+    os.killpg(server, signal.SIGKILL)
+    wait_for(lambda: process_gone(server), timeout=30, interval=0.2)
+
+    started = time.monotonic()
+    up = stack.make("up", f"CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}")
+    restart = time.monotonic() - started
+
+    assert "Removed stale" in up.stdout
+    assert stack.deployment_ids() == deployments
+    assert stack.flow_run_count() >= runs
+    assert "Completed" in stack.make("run", timeout=600).stdout.splitlines()[-1]
+    FIGURES["server killed with SIGKILL: `make up` back to healthy"] = f"{restart:.0f} s; deployments and runs kept"
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+LOAD_RUNS = 20
+
+
+def test_twenty_runs_at_once_all_complete(stack):
+    script = (
+        "import time\n"
+        "n = int(sys.argv[1])\n"
+        "with get_client(sync_client=True) as c:\n"
+        "    d = c.read_deployment_by_name('night-shift-ledger/default')\n"
+        "    started = time.monotonic()\n"
+        "    ids = [c.create_flow_run_from_deployment(d.id).id for _ in range(n)]\n"
+        "    states = {}\n"
+        "    while time.monotonic() - started < 900:\n"
+        "        states = {str(i): c.read_flow_run(i).state for i in ids}\n"
+        "        if all(s is not None and s.is_final() for s in states.values()):\n"
+        "            break\n"
+        "        time.sleep(2)\n"
+        "    print(json.dumps({'seconds': time.monotonic() - started,\n"
+        "                      'states': sorted(s.name if s else 'None' for s in states.values())}))\n"
+    )
+    result = stack.api(script, str(LOAD_RUNS), timeout=960)
+    assert result["states"] == ["Completed"] * LOAD_RUNS, result
+    per_minute = LOAD_RUNS / result["seconds"] * 60
+    FIGURES[f"{LOAD_RUNS} runs triggered at once (WORKER_LIMIT=4, SQLite)"] = (
+        f"{LOAD_RUNS}/{LOAD_RUNS} Completed in {result['seconds']:.0f} s ({per_minute:.1f} runs per minute)"
+    )
+
+
+# --- security ------------------------------------------------------------------------------------
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_server_listens_on_loopback_only_by_default(stack):
+    assert listening_addresses(stack.port) == {"0100007F"}  # 127.0.0.1, nothing else
+    FIGURES["server bind address by default"] = "127.0.0.1 only"
+
+
+def test_exposed_host_without_auth_warns(stack, tmp_path):
+    # 192.0.2.1 (TEST-NET) is nobody's address: the warning prints, then the bind fails; nothing opens.
+    home = f"PREFECT_HOME={tmp_path / 'exposed-home'}"
+    result = stack.make(
+        "server", "PREFECT_HOST=192.0.2.1", f"PREFECT_PORT={free_port()}", home, check=False, timeout=120
+    )
+    assert "Warning: the Prefect server listens on 192.0.2.1 without authentication" in result.stderr
+    assert result.returncode != 0
+
+
+def test_basic_auth_refuses_anonymous_calls_while_make_targets_work(stack, tmp_path):
+    secret = "kedro:night-shift-s3cret"
+    port = free_port()
+    auth = {"PREFECT_HOME": str(tmp_path / "auth-home"), "PREFECT_PORT": str(port)}
+    args = [f"{key}={value}" for key, value in auth.items()]
+    secure = Stack(stack.path, Path(stack.env["VIRTUAL_ENV"]), port)
+    secure.env = {**stack.env, "PREFECT_AUTH": secret, "PREFECT_HOME": auth["PREFECT_HOME"]}
+    try:
+        secure.make("up", *args)
+        api = f"http://127.0.0.1:{port}/api"
+        assert httpx.get(f"{api}/health", timeout=5).status_code == 200
+        assert httpx.post(f"{api}/deployments/filter", json={}, timeout=5).status_code == 401
+        assert httpx.post(f"{api}/deployments/filter", json={}, auth=("kedro", "guess"), timeout=5).status_code == 401
+
+        secure.make("deploy", *args)
+        assert "Completed" in secure.make("run", *args, timeout=600).stdout.splitlines()[-1]
+
+        wrong = secure.make("deploy", *args, "PREFECT_AUTH=kedro:wrong", check=False)
+        assert wrong.returncode != 0
+        assert error_lines(wrong) == [
+            f"Error: The Prefect server at {api} requires basic auth and refused wrong credentials (HTTP 401). "
+            "Set PREFECT_AUTH=user:pass to the server's, e.g. `export PREFECT_AUTH=...` before make."
+        ]
+
+        user, password = secret.split(":")
+        listing = httpx.post(f"{api}/deployments/filter", json={}, auth=(user, password), timeout=10).json()
+        logs = httpx.post(f"{api}/logs/filter", json={"limit": 200}, auth=(user, password), timeout=10).json()
+        assert listing and logs
+        assert password not in json.dumps(listing), "the secret reached a deployment"
+        assert password not in json.dumps(logs), "the secret reached the logs"
+        for captured in (secure.make("deploy", *args).stdout, secure.make("help").stdout):
+            assert password not in captured
+        FIGURES["anonymous API call to a server with PREFECT_AUTH"] = "401; wrong credentials: one-line error"
+    finally:
+        secure.make("down", *args, check=False, timeout=120)
