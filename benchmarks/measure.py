@@ -22,7 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 SIZES = (10, 200, 1000)
 CONCURRENT_WORKERS = 8
-REPEATS = 2
+REPEATS = 3
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
