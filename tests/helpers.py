@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -61,3 +62,53 @@ def run(
             f"\n--- stderr\n{result.stderr[-4000:]}"
         )
     return result
+
+
+# What the example pipeline persists; a completed run of it writes each of them.
+OUTPUTS = [
+    "data/03_primary/order_table.csv",
+    "data/08_reporting/region_revenue.csv",
+    "data/08_reporting/monthly_revenue.csv",
+    "data/08_reporting/top_customers.csv",
+]
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or only a zombie left for its new parent to reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+class Project:
+    """A generated project with its own venv, driven through its Makefile as a user would."""
+
+    def __init__(self, path: Path, venv: Path, port: int) -> None:
+        self.path = path
+        self.port = port
+        self.env = project_env(
+            PATH=f"{venv / 'bin'}{os.pathsep}{DEV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            VIRTUAL_ENV=str(venv),
+        )
+
+    @classmethod
+    def installed(cls, path: Path, venv: Path) -> Project:
+        """Create `venv`, run the project's `make install` into it, and pick a free port."""
+        run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=venv.parent)
+        project = cls(path, venv, free_port())
+        project.make("install", timeout=600)
+        return project
+
+    def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`make` on this project's port, unless the arguments name another one."""
+        port = [] if any(arg.startswith("PREFECT_PORT=") for arg in args) else [f"PREFECT_PORT={self.port}"]
+        return run(["make", *args, *port], cwd=self.path, env=self.env, timeout=timeout, check=check)
+
+    def api(self, script: str, *args: str, timeout: float = 120, check: bool = True) -> object:
+        """Run a snippet with the project's own Prefect client; it prints one JSON value (None if it failed)."""
+        prelude = "import json, sys\nfrom prefect.client.orchestration import get_client\n"
+        env = {**self.env, "PREFECT_API_URL": f"http://127.0.0.1:{self.port}/api"}
+        result = run(["python", "-c", prelude + script, *args], cwd=self.path, env=env, timeout=timeout, check=check)
+        return json.loads(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else None

@@ -118,7 +118,7 @@ def test_cookiecutter_cli_refuses_every_bad_answer(tmp_path, field, value, rule)
     result = cookiecutter_cli(tmp_path / "out", f"{field}={value}")
 
     assert result.returncode != 0
-    output = (result.stdout + result.stderr).strip()
-    assert output.splitlines() == [f"Invalid {field} {value!r}: " + output.split(": ", 1)[1]], output
-    assert rule in output
+    [line] = (result.stdout + result.stderr).strip().splitlines()
+    assert line.startswith(f"Invalid {field} {value!r}: ")
+    assert rule in line
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -6,59 +6,19 @@ server and a process worker started by `make up` on a free port, a deployment, a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.helpers import DEV_BIN, TEMPLATE, bake, free_port, project_env, run
-
-OUTPUTS = [
-    "data/03_primary/order_table.csv",
-    "data/08_reporting/region_revenue.csv",
-    "data/08_reporting/monthly_revenue.csv",
-    "data/08_reporting/top_customers.csv",
-]
-
-
-def process_gone(pid: int) -> bool:
-    """No such process, or only a zombie left for its new parent to reap."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-class Project:
-    """A baked project with its own venv, driven through its Makefile."""
-
-    def __init__(self, path: Path, venv: Path, port: int) -> None:
-        self.path = path
-        self.port = port
-        self.env = project_env(
-            PATH=f"{venv / 'bin'}{os.pathsep}{DEV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            VIRTUAL_ENV=str(venv),
-        )
-
-    def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run(
-            ["make", *args, f"PREFECT_PORT={self.port}"], cwd=self.path, env=self.env, timeout=timeout, check=check
-        )
+from tests.helpers import OUTPUTS, TEMPLATE, Project, bake, free_port, process_gone, project_env, run
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     path = bake(root, project_name="Orbital Freight Ledger", work_pool_name="freight-pool", work_queue_name="nightly")
-    venv = root / "venv"
-    run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=root)
-    baked = Project(path, venv, free_port())
-    baked.make("install", timeout=600)
+    baked = Project.installed(path, root / "venv")
     yield baked
     baked.make("down", check=False, timeout=120)
 
@@ -84,8 +44,6 @@ def test_up_deploy_run_completes_and_writes_outputs(project):
 def read_deployment(project: Project, name: str):
     """The deployment as the server stores it, read with the project's own Prefect client."""
     script = (
-        "import json, sys\n"
-        "from prefect.client.orchestration import get_client\n"
         "with get_client(sync_client=True) as client:\n"
         "    d = client.read_deployment_by_name(sys.argv[1])\n"
         "print(json.dumps({'parameters': d.parameters, 'tags': d.tags, 'version': d.version,\n"
@@ -93,9 +51,7 @@ def read_deployment(project: Project, name: str):
         "    'crons': [s.schedule.cron for s in d.schedules if hasattr(s.schedule, 'cron')],\n"
         "    'concurrency_limit': d.global_concurrency_limit.limit if d.global_concurrency_limit else None}))\n"
     )
-    env = {**project.env, "PREFECT_API_URL": f"http://127.0.0.1:{project.port}/api"}
-    result = run(["python", "-c", script, f"orbital-freight-ledger/{name}"], cwd=project.path, env=env, check=False)
-    return json.loads(result.stdout) if result.returncode == 0 else None
+    return project.api(script, f"orbital-freight-ledger/{name}", check=False)
 
 
 def test_deployments_come_from_prefect_yml(project):

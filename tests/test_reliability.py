@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers import DEV_BIN, TEMPLATE, bake, free_port, run
-from tests.test_end_to_end import OUTPUTS, Project, process_gone
+from tests.helpers import OUTPUTS, TEMPLATE, Project, bake, free_port, process_gone
 
 REPORT = TEMPLATE / "reports" / "reliability.md"
 CRASH_AFTER_SECONDS = 45  # the Makefile's default is 90; shorter keeps the test quick
@@ -43,22 +42,11 @@ def create_pipeline(**kwargs) -> Pipeline:
 '''
 
 FIGURES: dict[str, str] = {}
+REFUSED_INPUTS: set[str] = set()  # bad deploy/run inputs that were refused as they should be
 
 
 class Stack(Project):
     """The project plus what its tests need to read from the server."""
-
-    def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """`make` with this stack's port unless the arguments name another one."""
-        port = [] if any(arg.startswith("PREFECT_PORT=") for arg in args) else [f"PREFECT_PORT={self.port}"]
-        return run(["make", *args, *port], cwd=self.path, env=self.env, timeout=timeout, check=check)
-
-    def api(self, script: str, *args: str, timeout: float = 120) -> object:
-        """Run a snippet with the project's own Prefect client; it prints one JSON value."""
-        prelude = "import json, sys\nfrom prefect.client.orchestration import get_client\n"
-        env = {**self.env, "PREFECT_API_URL": f"http://127.0.0.1:{self.port}/api"}
-        result = run(["python", "-c", prelude + script, *args], cwd=self.path, env=env, timeout=timeout)
-        return json.loads(result.stdout.strip().splitlines()[-1])
 
     def deployment_ids(self) -> list[str]:
         return self.api(
@@ -92,10 +80,7 @@ def stack(tmp_path_factory):
             default, 'pipelines["__default__"] = sum(p for name, p in pipelines.items() if name != "slow_report")'
         )
     )
-    venv = root / "venv"
-    run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=root)
-    project = Stack(path, venv, free_port())
-    project.make("install", timeout=600)
+    project = Stack.installed(path, root / "venv")
     try:
         project.make("up", f"CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}")
         project.make("deploy")
@@ -151,7 +136,12 @@ def test_bad_input_gives_one_line_and_registers_nothing(stack, target, args, mes
     assert message in errors[0]
     assert "Traceback" not in result.stderr
     assert stack.deployment_ids() == before
-    FIGURES["bad deploy/run inputs refused with one line, nothing registered"] = str(len(BAD_INPUTS) + 1)
+    refused(" ".join(args))
+
+
+def refused(case: str) -> None:
+    REFUSED_INPUTS.add(case)
+    FIGURES["bad deploy/run inputs refused with one line, nothing registered"] = str(len(REFUSED_INPUTS))
 
 
 # --- idempotent targets ------------------------------------------------------------------------
@@ -180,7 +170,8 @@ def test_agent_twice_with_pool_and_queue_present(stack):
             deadline = time.monotonic() + 60
             seen = ""
             while time.monotonic() < deadline and "started" not in seen.lower():
-                seen += agent.stdout.readline()
+                if select.select([agent.stdout], [], [], 1.0)[0]:  # readline alone could block forever
+                    seen += agent.stdout.readline()
             assert "Worker" in seen and "started" in seen.lower(), seen
             assert "Created work pool" not in seen
         finally:
@@ -360,6 +351,7 @@ def test_basic_auth_refuses_anonymous_calls_while_make_targets_work(stack, tmp_p
             f"Error: The Prefect server at {api} requires basic auth and refused wrong credentials (HTTP 401). "
             "Set PREFECT_AUTH=user:pass to the server's, e.g. `export PREFECT_AUTH=...` before make."
         ]
+        refused("PREFECT_AUTH=kedro:wrong")
 
         user, password = secret.split(":")
         listing = httpx.post(f"{api}/deployments/filter", json={}, auth=(user, password), timeout=10).json()

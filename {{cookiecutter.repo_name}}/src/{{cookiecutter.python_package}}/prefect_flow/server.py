@@ -48,8 +48,9 @@ def require_server(timeout: float = 5.0) -> str:
             "Check PREFECT_API_URL points at a Prefect 3 server's /api."
         )
     # The health check is open even on a server with basic auth: ask something that is not.
-    if httpx.get(f"{api}/admin/version", auth=client_auth(), timeout=timeout).status_code == 401:
-        given = "wrong credentials" if client_auth() else "no credentials"
+    auth = client_auth()
+    if httpx.get(f"{api}/admin/version", auth=auth, timeout=timeout).status_code == 401:
+        given = "wrong credentials" if auth else "no credentials"
         raise ServerUnreachable(
             f"The Prefect server at {api} requires basic auth and refused {given} (HTTP 401). "
             "Set PREFECT_AUTH=user:pass to the server's, e.g. `export PREFECT_AUTH=...` before make."

@@ -68,6 +68,14 @@ def ensure_work_pool(pool: str, queue: str) -> None:
                 pass
 
 
+def prepare_server(pool: str, queue: str, crash_after: int) -> None:
+    """What a worker needs on the server: reachable with our credentials, its pool and queue, and
+    crashed-run detection (all left as they are when already there)."""
+    require_server()
+    ensure_work_pool(pool, queue)
+    ensure_crash_detection(crash_after)
+
+
 class ManagedProcess:
     """A background process known by its PID file; stale files (process gone) are cleaned up."""
 
@@ -156,6 +164,10 @@ def _worker_is_polling(pool: str, name: str, since: datetime) -> bool:
     )
 
 
+def server_command(host: str, port: int) -> list[str]:
+    return prefect_command("server", "start", "--host", host, "--port", str(port), "--analytics-off")
+
+
 def worker_command(pool: str, queue: str, name: str, limit: int) -> list[str]:
     return prefect_command(
         "worker", "start", "--pool", pool, "--work-queue", queue, "--name", name, "--limit", str(limit)
@@ -190,9 +202,7 @@ crash_option = click.option(
 @crash_option
 def agent(pool: str, queue: str, name: str, limit: int, crash_after: int) -> None:
     """Create the work pool and queue when missing, then run a worker in the foreground."""
-    require_server()
-    ensure_work_pool(pool, queue)
-    ensure_crash_detection(crash_after)
+    prepare_server(pool, queue, crash_after)
     command = worker_command(pool, queue, name, limit)
     os.execv(command[0], command)
 
@@ -203,7 +213,7 @@ def agent(pool: str, queue: str, name: str, limit: int, crash_after: int) -> Non
 def server(host: str, port: int) -> None:
     """Run the Prefect server in the foreground (after warning when it is exposed without auth)."""
     warn_if_exposed(host)
-    command = prefect_command("server", "start", "--host", host, "--port", str(port), "--analytics-off")
+    command = server_command(host, port)
     os.execv(command[0], command)
 
 
@@ -234,17 +244,14 @@ def up(host: str, port: int, pool: str, queue: str, name: str, limit: int, crash
             f"Free it, or use another port: make up PREFECT_PORT={port + 1}"
         )
     else:
-        pid = server.start(prefect_command("server", "start", "--host", host, "--port", str(port), "--analytics-off"))
+        pid = server.start(server_command(host, port))
         click.echo(f"Starting Prefect server (pid {pid}, log {server.log_file})")
     if not _wait_until(lambda: is_healthy(api, timeout=1.0), SERVER_START_TIMEOUT, interval=0.3):
         raise click.ClickException(
             f"The server did not become healthy at {api} within {SERVER_START_TIMEOUT:.0f} s. "
             f"Last lines of {server.log_file}:\n{server.log_tail()}"
         )
-    require_server()  # also refuses wrong credentials with one line
-
-    ensure_work_pool(pool, queue)
-    ensure_crash_detection(crash_after)
+    prepare_server(pool, queue, crash_after)
     if worker.pid():
         click.echo(f"Worker already running (pid {worker.pid()})")
     else:
