@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -94,11 +98,11 @@ class Project:
         )
 
     @classmethod
-    def installed(cls, path: Path, venv: Path) -> Project:
+    def installed(cls, path: Path, venv: Path, extras: str = "dev") -> Project:
         """Create `venv`, run the project's `make install` into it, and pick a free port."""
         run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=venv.parent)
         project = cls(path, venv, free_port())
-        project.make("install", timeout=600)
+        project.make("install", f"EXTRAS={extras}", timeout=600)
         return project
 
     def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -112,3 +116,255 @@ class Project:
         env = {**self.env, "PREFECT_API_URL": f"http://127.0.0.1:{self.port}/api"}
         result = run(["python", "-c", prelude + script, *args], cwd=self.path, env=env, timeout=timeout, check=check)
         return json.loads(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else None
+
+
+# Triggers N runs of a deployment at once and follows them to a final state (bounded in time).
+RUNS_AT_ONCE_SCRIPT = """
+import time
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+deployment, n, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+with get_client(sync_client=True) as client:
+    found = client.read_deployment_by_name(deployment)
+    started = time.monotonic()
+    ids = [client.create_flow_run_from_deployment(found.id).id for _ in range(n)]
+    runs = []
+    while time.monotonic() - started < limit:
+        runs = [client.read_flow_run(i) for i in ids]
+        if all(run.state is not None and run.state.is_final() for run in runs):
+            break
+        time.sleep(2)
+    seconds = time.monotonic() - started
+    report = []
+    for run in runs:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        starts = [t.start_time.timestamp() for t in tasks if t.start_time]
+        ends = [t.end_time.timestamp() for t in tasks if t.end_time]
+        report.append({'id': str(run.id), 'state': run.state.name if run.state else 'None',
+                       'nodes_from': min(starts, default=None), 'nodes_to': max(ends, default=None)})
+    print(json.dumps({'seconds': seconds, 'runs': report}))
+"""
+
+
+class Background:
+    """A long-running command in its own process group, stopped by that group's PID only."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.3)
+        pytest.fail(
+            f"'{text}' not in {self.log} within {timeout:.0f} s:\n{self.log.read_text(errors='replace')[-3000:]}"
+        )
+
+    def stop(self, first_signal: int = signal.SIGINT, timeout: float = 30) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, first_signal)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def ancestors(pid: int) -> list[int]:
+    """`pid`'s parent, grandparent, ... up to init (read from /proc)."""
+    found = []
+    for _ in range(64):
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ValueError):
+            break
+        if pid <= 1:
+            break
+        found.append(pid)
+    return found
+
+
+class Postgres:
+    """A throwaway PostgreSQL server from Debian's package, on a free loopback port.
+
+    As root (CI) it runs as the `postgres` user, which PostgreSQL requires; its folder lives under
+    /tmp because that user cannot enter root's pytest folders.
+    """
+
+    USER = "prefect"
+    PASSWORD = "s3cret-for-tests"
+
+    def __init__(self) -> None:
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not binaries:
+            pytest.fail("PostgreSQL is not installed: `apt-get install -y postgresql` (.ci/run does)")
+        self.bin = binaries[-1].parent
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="kps-postgres-"))
+        self.run_as = {}
+        if os.geteuid() == 0:
+            import pwd
+
+            account = pwd.getpwnam("postgres")
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+            self.run_as = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://{self.USER}:{self.PASSWORD}@127.0.0.1:{self.port}/prefect"
+
+    def _run(self, *command: str) -> None:
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PGPASSWORD": self.PASSWORD},
+            cwd=self.folder,
+            **self.run_as,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"{' '.join(command)} exited {result.returncode}: {result.stderr[-2000:]}")
+
+    def start(self) -> None:
+        data = self.folder / "data"
+        (self.folder / "password").write_text(self.PASSWORD)
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            self.USER,
+            "-A",
+            "scram-sha-256",
+            "--pwfile",
+            str(self.folder / "password"),
+            "-E",
+            "UTF8",
+        )
+        with (self.folder / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(self.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(self.folder),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=self.folder,
+                **self.run_as,
+            )
+        deadline = time.monotonic() + 60
+        while (
+            subprocess.run(
+                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+            ).returncode
+            != 0
+        ):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                pytest.fail(f"PostgreSQL did not start: {(self.folder / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.USER, "prefect")
+
+    def query(self, sql: str) -> str:
+        result = subprocess.run(
+            [
+                str(self.bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.USER,
+                "-d",
+                "prefect",
+                "-tAc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PGPASSWORD": self.PASSWORD},
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def add_pipeline(project: Path, package: str, name: str, source: str) -> None:
+    """Add a pipeline package the registry finds, kept out of `__default__` so other runs stay as they were."""
+    folder = project / "src" / package / "pipelines" / name
+    folder.mkdir()
+    (folder / "__init__.py").write_text("from .pipeline import create_pipeline  # noqa: F401\n")
+    (folder / "pipeline.py").write_text(source)
+    registry = project / "src" / package / "pipeline_registry.py"
+    default = 'pipelines["__default__"] = sum(pipelines.values())'
+    text = registry.read_text()
+    assert default in text
+    registry.write_text(
+        text.replace(default, f'pipelines["__default__"] = sum(p for key, p in pipelines.items() if key != "{name}")')
+    )
+
+
+def descendants(root: int) -> list[int]:
+    """Every process started, directly or not, by `root`."""
+    return [int(entry.name) for entry in Path("/proc").glob("[0-9]*") if root in ancestors(int(entry.name))]
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net/tcp* write them
+
+
+def listening_addresses_of(pids: list[int]) -> set[str]:
+    """Local addresses (hex, as in /proc/net/tcp*) of the TCP sockets these processes listen on."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:
+                found.add(fields[1].rsplit(":", 1)[0])
+    return found

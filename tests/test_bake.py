@@ -42,7 +42,11 @@ src/{pkg}/pipelines/reporting/pipeline.py
 src/{pkg}/prefect_flow/__init__.py
 src/{pkg}/prefect_flow/config.py
 src/{pkg}/prefect_flow/crashes.py
+src/{pkg}/prefect_flow/dask_execution.py
 src/{pkg}/prefect_flow/flow.py
+src/{pkg}/prefect_flow/logs.py
+src/{pkg}/prefect_flow/memory_datasets.py
+src/{pkg}/prefect_flow/pool_limit.py
 src/{pkg}/prefect_flow/runner.py
 src/{pkg}/prefect_flow/server.py
 src/{pkg}/prefect_flow/stack.py
@@ -55,6 +59,7 @@ tests/pipelines/test_data_processing.py
 tests/pipelines/test_reporting.py
 tests/test_config.py
 tests/test_flow.py
+tests/test_memory_datasets.py
 """.split()
 
 # (answers, expected repo_name, expected python_package)

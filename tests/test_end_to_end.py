@@ -186,6 +186,8 @@ def test_generated_project_lint_and_help(project):
         "up",
         "down",
         "kedro-run",
+        "dask-scheduler",
+        "dask-worker",
         "test",
         "lint",
     ]

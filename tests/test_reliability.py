@@ -19,7 +19,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import OUTPUTS, TEMPLATE, Project, bake, free_port, process_gone
+from tests.helpers import (
+    OUTPUTS,
+    RUNS_AT_ONCE_SCRIPT,
+    TEMPLATE,
+    Project,
+    add_pipeline,
+    bake,
+    free_port,
+    process_gone,
+)
 
 REPORT = TEMPLATE / "reports" / "reliability.md"
 CRASH_AFTER_SECONDS = 45  # the Makefile's default is 90; shorter keeps the test quick
@@ -67,19 +76,8 @@ class Stack(Project):
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("reliability")
     path = bake(root, project_name="Night Shift Ledger")
-    package = path / "src" / "night_shift_ledger" / "pipelines" / "slow_report"
-    package.mkdir()
-    (package / "__init__.py").write_text("from .pipeline import create_pipeline  # noqa: F401\n")
-    (package / "pipeline.py").write_text(SLOW_PIPELINE)
-    registry = path / "src" / "night_shift_ledger" / "pipeline_registry.py"
-    default = 'pipelines["__default__"] = sum(pipelines.values())'
-    assert default in registry.read_text()
     # Only the `slow` deployment waits; every other run stays a few seconds long.
-    registry.write_text(
-        registry.read_text().replace(
-            default, 'pipelines["__default__"] = sum(p for name, p in pipelines.items() if name != "slow_report")'
-        )
-    )
+    add_pipeline(path, "night_shift_ledger", "slow_report", SLOW_PIPELINE)
     project = Stack.installed(path, root / "venv")
     try:
         project.make("up", f"CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}")
@@ -274,24 +272,9 @@ LOAD_RUNS = 20
 
 
 def test_twenty_runs_at_once_all_complete(stack):
-    script = (
-        "import time\n"
-        "n = int(sys.argv[1])\n"
-        "with get_client(sync_client=True) as c:\n"
-        "    d = c.read_deployment_by_name('night-shift-ledger/default')\n"
-        "    started = time.monotonic()\n"
-        "    ids = [c.create_flow_run_from_deployment(d.id).id for _ in range(n)]\n"
-        "    states = {}\n"
-        "    while time.monotonic() - started < 900:\n"
-        "        states = {str(i): c.read_flow_run(i).state for i in ids}\n"
-        "        if all(s is not None and s.is_final() for s in states.values()):\n"
-        "            break\n"
-        "        time.sleep(2)\n"
-        "    print(json.dumps({'seconds': time.monotonic() - started,\n"
-        "                      'states': sorted(s.name if s else 'None' for s in states.values())}))\n"
-    )
-    result = stack.api(script, str(LOAD_RUNS), timeout=960)
-    assert result["states"] == ["Completed"] * LOAD_RUNS, result
+    result = stack.api(RUNS_AT_ONCE_SCRIPT, "night-shift-ledger/default", str(LOAD_RUNS), "900", timeout=960)
+    states = [run["state"] for run in result["runs"]]
+    assert states == ["Completed"] * LOAD_RUNS, states
     per_minute = LOAD_RUNS / result["seconds"] * 60
     FIGURES[f"{LOAD_RUNS} runs triggered at once (WORKER_LIMIT=4, SQLite)"] = (
         f"{LOAD_RUNS}/{LOAD_RUNS} Completed in {result['seconds']:.0f} s ({per_minute:.1f} runs per minute)"

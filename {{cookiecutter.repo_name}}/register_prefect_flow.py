@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
 from pathlib import Path
 
@@ -55,8 +56,11 @@ def require_work_pools(names: set[str]) -> None:
                 ) from None
 
 
-def selected_deployments(config, deployment_name: str | None, overrides: dict[str, str]) -> list:
-    """All deployments of the file, or the named one (new if the file lacks it), with the overrides."""
+def selected_deployments(
+    config, deployment_name: str | None, overrides: dict[str, str], parameters: dict[str, str]
+) -> list:
+    """All deployments of the file, or the named one (new if the file lacks it), with the overrides
+    and extra flow parameters."""
     from {{ cookiecutter.python_package }}.prefect_flow.config import DeploymentConfig, validate_deployment
 
     if deployment_name is None:
@@ -64,10 +68,49 @@ def selected_deployments(config, deployment_name: str | None, overrides: dict[st
     else:
         entries = [config.deployment(deployment_name) or DeploymentConfig(name=deployment_name)]
     defaults = {"work_pool": DEFAULT_WORK_POOL, "work_queue": DEFAULT_WORK_QUEUE}
-    return [
-        validate_deployment(defaults | entry.model_dump(exclude_none=True) | overrides, source="command line")
-        for entry in entries
-    ]
+    selected = []
+    for entry in entries:
+        data = defaults | entry.model_dump(exclude_none=True) | overrides
+        data["parameters"] = data.get("parameters", {}) | parameters
+        selected.append(validate_deployment(data, source="command line"))
+    return selected
+
+
+def check_dask_memory(entry) -> None:
+    """For a deployment that runs on Dask, apply the memory-dataset policy now, as its runs will.
+
+    A ``refuse`` policy with in-memory datasets stops the deploy with the run's own message; the
+    other policies say what they will do. Nothing is imported from Dask: the deploying machine
+    need not have it.
+    """
+    from kedro.framework.session import KedroSession
+
+    from {{ cookiecutter.python_package }}.prefect_flow.config import load_prefect_config
+    from {{ cookiecutter.python_package }}.prefect_flow.flow import FILTERS, dask_execution, selected_pipeline
+    from {{ cookiecutter.python_package }}.prefect_flow.memory_datasets import MemoryDatasetsError, describe_policy
+
+    parameters = entry.flow_parameters()
+    execution = load_prefect_config(PROJECT_PATH, entry.env).execution
+    dask = dask_execution(execution, parameters.get("task_runner"), parameters.get("dask_address"))
+    if dask is None:
+        return
+    pipeline = selected_pipeline(entry.pipeline, {name: parameters.get(name) for name in FILTERS})
+    kedro_logger = logging.getLogger("kedro")
+    level = kedro_logger.level
+    kedro_logger.setLevel(logging.WARNING)  # the session's INFO lines say nothing about the deployment
+    try:
+        with KedroSession.create(
+            project_path=PROJECT_PATH, env=entry.env, runtime_params=parameters.get("runtime_params")
+        ) as session:
+            catalog = session.load_context().catalog
+    finally:
+        kedro_logger.setLevel(level)
+    try:
+        plan = describe_policy(pipeline, catalog, dask.config.memory_datasets)
+    except MemoryDatasetsError as error:
+        raise click.ClickException(f"Deployment '{entry.name}': {error}") from None
+    if plan:
+        click.echo(f"Deployment '{entry.name}' runs on Dask: {plan}")
 
 
 def optional(name: str, *flags: str, **kwargs) -> click.Option:
@@ -84,6 +127,13 @@ def optional(name: str, *flags: str, **kwargs) -> click.Option:
     "work_queue_name", "--work_queue_name", "--work-queue-name", help=f"Work queue [file, else {DEFAULT_WORK_QUEUE}]."
 )
 @optional("version", "--version", help="Version label shown on the deployment.")
+@optional(
+    "task_runner",
+    "--task-runner",
+    type=click.Choice(["threads", "dask"]),
+    help="Where the nodes run [file's execution.task_runner].",
+)
+@optional("dask_address", "--dask-address", help="Dask scheduler, tcp://HOST:PORT [file, else a local cluster].")
 def register(
     pipeline_name: str | None,
     env: str | None,
@@ -91,6 +141,8 @@ def register(
     work_pool_name: str | None,
     work_queue_name: str | None,
     version: str | None,
+    task_runner: str | None,
+    dask_address: str | None,
 ) -> None:
     """Register the deployments of conf/<env>/prefect.yml (or one, or a new one) with Prefect."""
     from {{ cookiecutter.python_package }}.prefect_flow.config import PrefectConfigError, check_env, load_prefect_config
@@ -101,14 +153,20 @@ def register(
 
     overrides = {"pipeline": pipeline_name, "env": env, "work_pool": work_pool_name, "work_queue": work_queue_name}
     overrides |= {"version": version}
+    run_options = {"task_runner": task_runner, "dask_address": dask_address}
     try:
         config = load_prefect_config(PROJECT_PATH, env)
         deployments = selected_deployments(
-            config, deployment_name, {k: v for k, v in overrides.items() if v is not None}
+            config,
+            deployment_name,
+            {k: v for k, v in overrides.items() if v is not None},
+            {k: v for k, v in run_options.items() if v is not None},
         )
         for entry in deployments:
             check_env(PROJECT_PATH, entry.env)
             check_pipeline_name(entry.pipeline)
+        for entry in deployments:
+            check_dask_memory(entry)
     except (PrefectConfigError, InvalidRunOptions) as error:
         raise click.ClickException(str(error)) from None
     require_work_pools({entry.work_pool for entry in deployments})

@@ -71,6 +71,18 @@ def test_task_options_precedence_defaults_then_tags_then_node():
         ({"deployments": [{"name": "x"}, {"name": "x"}]}, "repeated: ['x']"),
         ({"execution": {"task_defaults": {"retries": -1}}}, "field 'execution.task_defaults.retries'"),
         ({"execution": {"max_workers": "many"}}, "field 'execution.max_workers'"),
+        (
+            {"execution": {"task_runner": "processes"}},
+            "field 'execution.task_runner': Input should be 'threads' or 'dask'",
+        ),
+        (
+            {"execution": {"dask": {"memory_datasets": "copy"}}},
+            "field 'execution.dask.memory_datasets': Input should be 'group', 'persist' or 'refuse'",
+        ),
+        (
+            {"deployments": [{"name": "x", "parameters": {"task_runner": "dsk"}}]},
+            "task_runner must be 'threads' or 'dask', not 'dsk'",
+        ),
     ],
 )
 def test_malformed_file_gives_one_line_naming_entry_and_field(raw, expected):

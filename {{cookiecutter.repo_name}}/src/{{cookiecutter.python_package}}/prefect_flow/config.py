@@ -8,7 +8,7 @@ one line naming the entry and the field, before anything runs or is registered.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -40,8 +40,13 @@ FLOW_PARAMETERS = frozenset(
         "namespaces",
         "runtime_params",
         "max_workers",
+        "task_runner",
+        "dask_address",
     }
 )
+
+TaskRunnerName = Literal["threads", "dask"]
+MemoryPolicy = Literal["group", "persist", "refuse"]
 
 
 class PrefectConfigError(ValueError):
@@ -63,10 +68,30 @@ class TaskSettings(_Strict):
         return self.model_dump(exclude_none=True)
 
 
+class DaskConfig(_Strict):
+    """Where the ``dask`` task runner sends nodes, and what becomes of datasets kept in memory.
+
+    Nodes on Dask run in other processes, often on other machines, so a dataset that only lives in
+    memory cannot travel from the node that makes it to the node that reads it.
+    """
+
+    address: str | None = None
+    """Scheduler of an existing cluster (``tcp://host:8786``); ``None`` starts a local one per run."""
+    n_workers: PositiveInt = 2
+    """Worker processes of the local cluster (ignored with ``address``)."""
+    memory_datasets: MemoryPolicy = "group"
+    """``group``: nodes joined by in-memory datasets run together in one task; ``persist``: such
+    datasets are pickled under ``persist_location``; ``refuse``: the run stops before any node."""
+    persist_location: str = "data/.dask-shared"
+    """fsspec folder every Dask worker can reach (relative paths: inside the project)."""
+
+
 class ExecutionConfig(_Strict):
     """How the flow runs nodes: concurrency, and task options by default, by tag and by node."""
 
     max_workers: PositiveInt | None = None
+    task_runner: TaskRunnerName = "threads"
+    dask: DaskConfig = DaskConfig()
     task_defaults: TaskSettings = TaskSettings()
     tag_overrides: dict[str, TaskSettings] = {}
     node_overrides: dict[str, TaskSettings] = {}
@@ -139,6 +164,8 @@ class DeploymentConfig(_Strict):
             raise ValueError(f"unknown flow parameter(s) {unknown}; known: {sorted(FLOW_PARAMETERS)}")
         if {"pipeline_name", "env"} & value.keys():
             raise ValueError("set the pipeline and env with the entry's 'pipeline' and 'env' keys")
+        if value.get("task_runner") not in (None, "threads", "dask"):
+            raise ValueError(f"task_runner must be 'threads' or 'dask', not {value['task_runner']!r}")
         return value
 
     def flow_parameters(self) -> dict[str, Any]:

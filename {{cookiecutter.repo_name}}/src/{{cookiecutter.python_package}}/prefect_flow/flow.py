@@ -7,24 +7,24 @@ select the same nodes, and the results are the same. Only the runner differs (``
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.pipeline import Pipeline
 from kedro.utils import find_kedro_project
 from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.logging.handlers import APILogHandler
 from pydantic import PositiveInt
 
 from . import FLOW_NAME
-from .config import load_prefect_config
+from .config import ExecutionConfig, TaskRunnerName, load_prefect_config
+from .dask_execution import DaskExecution, dask_task_runner_class
+from .logs import kedro_logs_to_prefect
+from .pool_limit import pool_slot
 from .runner import NodeOutcome, PrefectTaskRunner
 
 
@@ -63,39 +63,24 @@ def check_pipeline_name(pipeline_name: str) -> None:
         raise InvalidRunOptions(f"Unknown pipeline '{pipeline_name}'. Known pipelines: {known}.")
 
 
-def check_selection(pipeline_name: str, filters: dict[str, list[str] | None]) -> None:
-    """Fail before any node runs when the filters name unknown nodes or select nothing."""
+FILTERS = ("tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_outputs", "namespaces")
+"""The flow's parameters that select nodes, as ``kedro run`` options do."""
+
+
+def selected_pipeline(pipeline_name: str, filters: dict[str, list[str] | None]) -> Pipeline:
+    """The nodes ``session.run`` will run; fails when the filters name unknown nodes or select nothing."""
     check_pipeline_name(pipeline_name)
     given = {name: value for name, value in filters.items() if value}
     if not given:
-        return
+        return pipelines[pipeline_name]
     kedro_names = {**given}
     if "namespaces" in kedro_names:
         kedro_names["node_namespaces"] = kedro_names.pop("namespaces")
     try:
-        pipelines[pipeline_name].filter(**kedro_names)
+        return pipelines[pipeline_name].filter(**kedro_names)
     except ValueError as error:
         reason = " ".join(str(error).split())
         raise InvalidRunOptions(f"The filters {given} select no node of pipeline '{pipeline_name}': {reason}") from None
-
-
-@contextmanager
-def kedro_logs_to_prefect() -> Iterator[None]:
-    """Send Kedro's and the project's log records to the Prefect API for this run.
-
-    Kedro's logging configuration replaces the handlers of the ``kedro`` logger, so Prefect's
-    ``PREFECT_LOGGING_EXTRA_LOGGERS`` is not enough. Records emitted inside a task are attached to
-    that task run by the handler itself.
-    """
-    handler = APILogHandler()
-    loggers = [logging.getLogger("kedro"), logging.getLogger(PACKAGE_NAME)]
-    for logger in loggers:
-        logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
 
 
 def summary_key() -> str:
@@ -121,6 +106,7 @@ def publish_summary(outcomes: list[NodeOutcome]) -> None:
                 "node": outcome.node,
                 "state": outcome.state,
                 "seconds": None if outcome.seconds is None else round(outcome.seconds, 3),
+                "process": outcome.process,
                 "inputs": ", ".join(outcome.inputs),
                 "outputs": ", ".join(outcome.outputs),
             }
@@ -128,6 +114,16 @@ def publish_summary(outcomes: list[NodeOutcome]) -> None:
         ],
         description="Kedro nodes of this run: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())),
     )
+
+
+def dask_execution(
+    execution: ExecutionConfig, task_runner: TaskRunnerName | None, dask_address: str | None
+) -> DaskExecution | None:
+    """The Dask settings when this run uses Dask (by parameter, else by prefect.yml), else None."""
+    if (task_runner or execution.task_runner) != "dask":
+        return None
+    config = execution.dask.model_copy(update={"address": dask_address}) if dask_address else execution.dask
+    return DaskExecution(config=config, project_path=PROJECT_PATH, package_name=PACKAGE_NAME)
 
 
 @flow(name=FLOW_NAME, description="Runs a Kedro pipeline of {{ cookiecutter.project_name }}, one task per node.")
@@ -143,6 +139,8 @@ def kedro_pipeline(
     namespaces: list[str] | None = None,
     runtime_params: dict[str, Any] | None = None,
     max_workers: PositiveInt | None = None,
+    task_runner: TaskRunnerName | None = None,
+    dask_address: str | None = None,
 ) -> None:
     """Run a Kedro pipeline like ``kedro run`` with the same options.
 
@@ -155,6 +153,10 @@ def kedro_pipeline(
             ``kedro run --params``.
         max_workers: How many nodes may run at once; overrides ``execution.max_workers`` in
             ``prefect.yml``.
+        task_runner: ``threads`` (in the flow's process) or ``dask``; overrides
+            ``execution.task_runner``.
+        dask_address: Scheduler of the Dask cluster (``tcp://host:8786``); overrides
+            ``execution.dask.address``.
     """
     filters = {
         "tags": tags,
@@ -165,12 +167,18 @@ def kedro_pipeline(
         "to_outputs": to_outputs,
         "namespaces": namespaces,
     }
-    check_selection(pipeline_name, filters)
+    selected_pipeline(pipeline_name, filters)
     execution = load_prefect_config(PROJECT_PATH, env).execution
-    runner = PrefectTaskRunner(max_workers=max_workers or execution.max_workers, task_options=execution.task_options)
+    dask = dask_execution(execution, task_runner, dask_address)
+    if dask is not None:
+        dask_task_runner_class()  # prefect-dask missing: say so before the session starts
+    runner = PrefectTaskRunner(
+        max_workers=max_workers or execution.max_workers, task_options=execution.task_options, dask=dask
+    )
     try:
         with (
-            kedro_logs_to_prefect(),
+            pool_slot(),
+            kedro_logs_to_prefect(PACKAGE_NAME),
             KedroSession.create(project_path=PROJECT_PATH, env=env, runtime_params=runtime_params) as session,
         ):
             session.run(pipeline_names=[pipeline_name], runner=runner, **filters)

@@ -4,13 +4,16 @@
 manager, so everything ``kedro run`` does still holds (hooks, runtime params, dataset factories,
 versioning); this class only decides *where* each node runs: in a Prefect task, submitted as soon
 as its parents have finished, with the parents' futures as ``wait_for`` so the Prefect UI draws the
-pipeline's DAG.
+pipeline's DAG. Tasks run on a thread pool in the flow's process, or on a Dask cluster; there, nodes
+joined by in-memory datasets may run together as one task (see ``memory_datasets``).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -27,12 +30,18 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
+from .dask_execution import ProjectHooks
+from .logs import kedro_logs_to_prefect
+from .memory_datasets import Unit
+
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
     from pluggy import PluginManager
     from prefect.futures import PrefectFuture
+
+    from .dask_execution import DaskExecution
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +53,11 @@ class NodeFailedError(RuntimeError):
     """One or more nodes failed; the message names them and how to resume."""
 
 
-class NodeClock:
-    """Seconds spent in each node's last attempt.
+class NodeRun(BaseModel):
+    """How long a node's last attempt took, and which process ran it (``host:pid``)."""
 
-    A plain object rather than a dict: Prefect walks collections passed to a task looking for
-    futures, which for a shared, growing dict would make every submission slower than the last.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+    seconds: float
+    process: str
 
 
 class NodeOutcome(BaseModel):
@@ -61,28 +66,51 @@ class NodeOutcome(BaseModel):
     node: str
     state: str
     seconds: float | None
+    process: str | None = None
     inputs: list[str]
     outputs: list[str]
 
 
 # The data lives in the Kedro catalog, not in Prefect: nothing is hashed for caching and nothing
 # is persisted as a Prefect result, which keeps the per-node overhead to a few milliseconds.
-# Each task run is named after its node.
-@task(name="kedro-node", task_run_name="{node.name}", cache_policy=NO_CACHE, persist_result=False)
-def run_kedro_node(
-    node: Node,
+# Each task run is named after its node (or its nodes, joined with " + ").
+@task(name="kedro-node", task_run_name="{name}", cache_policy=NO_CACHE, persist_result=False)
+def run_kedro_nodes(
+    name: str,
+    nodes: list[Node],
     catalog: CatalogProtocol,
-    hook_manager: PluginManager,
+    hooks: PluginManager | ProjectHooks,
     run_id: str | None,
     is_async: bool,
-    clock: NodeClock,
-) -> None:
-    """Run one node with Kedro's own node executor, which fires the node and dataset hooks."""
-    started = time.perf_counter()
-    try:
-        KedroNodeTask(node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id).execute()
-    finally:
-        clock.seconds[node.name] = time.perf_counter() - started
+) -> dict[str, NodeRun]:
+    """Run nodes in order with Kedro's own node executor, which fires the node and dataset hooks.
+
+    Returns each node's duration and process. A failure carries those of the nodes that ran
+    before it, and its own, as ``error.kedro_node_runs``.
+    """
+    if isinstance(hooks, ProjectHooks):  # in another process: its hooks and log forwarding are set up here
+        with kedro_logs_to_prefect(hooks.package_name):
+            return _run_nodes(nodes, catalog, hooks.manager(), run_id, is_async)
+    return _run_nodes(nodes, catalog, hooks, run_id, is_async)
+
+
+def _run_nodes(
+    nodes: list[Node], catalog: CatalogProtocol, hook_manager: PluginManager | None, run_id: str | None, is_async: bool
+) -> dict[str, NodeRun]:
+    process = f"{socket.gethostname()}:{os.getpid()}"
+    runs: dict[str, NodeRun] = {}
+    for node in nodes:
+        started = time.perf_counter()
+        try:
+            KedroNodeTask(
+                node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id
+            ).execute()
+        except Exception as error:
+            runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
+            error.kedro_node_runs = runs  # type: ignore[attr-defined]
+            raise
+        runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
+    return runs
 
 
 def _no_options(node: Node) -> TaskOptions:
@@ -90,7 +118,7 @@ def _no_options(node: Node) -> TaskOptions:
 
 
 class PrefectTaskRunner(AbstractRunner):
-    """Runs each node as a Prefect task on a bounded thread pool, in dependency order.
+    """Runs each node as a Prefect task, on a bounded thread pool or on Dask, in dependency order.
 
     A node is submitted once all its parents completed. When a node fails, nothing downstream of
     it is submitted, while branches that do not depend on it run to completion (the same as a
@@ -103,10 +131,12 @@ class PrefectTaskRunner(AbstractRunner):
         max_workers: int | None = None,
         is_async: bool = False,
         task_options: Callable[[Node], TaskOptions] = _no_options,
+        dask: DaskExecution | None = None,
     ) -> None:
         super().__init__(is_async=is_async)
         self._max_workers = self._validate_max_workers(max_workers)
         self._task_options = task_options
+        self._dask = dask
         self.outcomes: list[NodeOutcome] = []
         """Every node of the last run, in pipeline order: final state, duration, inputs, outputs."""
 
@@ -121,32 +151,46 @@ class PrefectTaskRunner(AbstractRunner):
         hook_manager: PluginManager | None = None,
         run_id: str | None = None,
     ) -> None:
-        clock = NodeClock()
-        node_tasks = _TasksByOptions(self._task_options)
-        parents = pipeline.node_dependencies
-        with ThreadPoolTaskRunner(max_workers=min(self._max_workers, max(len(parents), 1))) as task_runner:
+        if self._dask is None:
+            units: list[Unit] = [(node,) for node in pipeline.nodes]
+            task_runner = ThreadPoolTaskRunner(max_workers=min(self._max_workers, max(len(units), 1)))
+            hooks: PluginManager | ProjectHooks | None = hook_manager
+        else:
+            # Before any node runs: group, persist or refuse the in-memory datasets.
+            plan = self._dask.plan(pipeline, catalog, run_id)
+            units = plan.units
+            task_runner = self._dask.task_runner()
+            hooks = self._dask.hooks()
+            grouped = [unit for unit in units if len(unit) > 1]
+            if grouped:
+                logger.info(
+                    "Joined by in-memory datasets, run as one task each: %s", "; ".join(map(_unit_name, grouped))
+                )
+        unit_tasks = _TasksByOptions(self._task_options)
+        with task_runner:
 
-            def submit(node: Node, wait_for: list[PrefectFuture[None]]) -> PrefectFuture[None]:
+            def submit(unit: Unit, wait_for: list[PrefectFuture[dict[str, NodeRun]]]) -> PrefectFuture:
                 parameters = {
-                    "node": node,
+                    "name": _unit_name(unit),
+                    "nodes": list(unit),
                     "catalog": catalog,
-                    "hook_manager": hook_manager,
+                    "hooks": hooks,
                     "run_id": run_id,
                     "is_async": self._is_async,
-                    "clock": clock,
                 }
                 # Tags entered here are copied into the task run's context at submission.
-                with prefect_tags(*node.tags):
-                    return task_runner.submit(node_tasks.for_node(node), parameters=parameters, wait_for=wait_for)
+                with prefect_tags(*sorted(set().union(*(node.tags for node in unit)))):
+                    return task_runner.submit(unit_tasks.for_unit(unit), parameters=parameters, wait_for=wait_for)
 
-            dispatch = _Dispatch(pipeline, _DatasetReleaser(pipeline, catalog), submit)
+            dispatch = _Dispatch(pipeline, units, _DatasetReleaser(pipeline, catalog), submit)
             dispatch.run()
 
         self.outcomes = [
             NodeOutcome(
                 node=node.name,
-                state=dispatch.futures[node].state.name if node in dispatch.futures else "NotRun",
-                seconds=clock.seconds.get(node.name),
+                state=dispatch.state_of(node),
+                seconds=dispatch.runs[node.name].seconds if node.name in dispatch.runs else None,
+                process=dispatch.runs[node.name].process if node.name in dispatch.runs else None,
                 inputs=list(node.inputs),
                 outputs=list(node.outputs),
             )
@@ -154,12 +198,18 @@ class PrefectTaskRunner(AbstractRunner):
         ]
         if dispatch.failures:
             raise NodeFailedError(_failure_message(pipeline, dispatch.completed, dispatch.failures, catalog))
+        if self._dask is not None and plan.persisted_in:
+            self._dask.remove_persisted(plan.persisted_in)
+
+
+def _unit_name(unit: Unit) -> str:
+    return " + ".join(node.name for node in unit)
 
 
 class _Dispatch:
-    """Submits each node as soon as its last parent completed, from the thread that finished it.
+    """Submits each unit as soon as its last parent completed, from the thread that finished it.
 
-    Handing every finished node back to the flow's main thread put a thread wake-up and a GIL
+    Handing every finished unit back to the flow's main thread put a thread wake-up and a GIL
     hand-over on every edge of the DAG, which made each node of a chain cost about a millisecond
     more than a bare Prefect task. The bookkeeping is a few counters under one lock.
     """
@@ -167,16 +217,23 @@ class _Dispatch:
     def __init__(
         self,
         pipeline: Pipeline,
+        units: list[Unit],
         releaser: _DatasetReleaser,
-        submit: Callable[[Node, list[PrefectFuture[None]]], PrefectFuture[None]],
+        submit: Callable[[Unit, list[PrefectFuture]], PrefectFuture],
     ) -> None:
-        self._parents = pipeline.node_dependencies
-        self._children: dict[Node, list[Node]] = {node: [] for node in self._parents}
-        for node, node_parents in self._parents.items():
-            for parent in node_parents:
-                self._children[parent].append(node)
-        self._unfinished_parents = {node: len(node_parents) for node, node_parents in self._parents.items()}
-        self._roots = [node for node in pipeline.nodes if not self._parents[node]]
+        unit_of = {node: unit for unit in units for node in unit}
+        node_parents = pipeline.node_dependencies
+        self._parents = {
+            unit: list(dict.fromkeys(unit_of[p] for node in unit for p in node_parents[node] if unit_of[p] != unit))
+            for unit in units
+        }
+        self._children: dict[Unit, list[Unit]] = {unit: [] for unit in units}
+        for unit, parents in self._parents.items():
+            for parent in parents:
+                self._children[parent].append(unit)
+        self._unfinished_parents = {unit: len(parents) for unit, parents in self._parents.items()}
+        self._roots = [unit for unit in units if not self._parents[unit]]
+        self._unit_of = unit_of
         self._releaser = releaser
         self._submit = submit
         # Submitting needs the flow run's context (Prefect reads it from context variables).
@@ -185,12 +242,13 @@ class _Dispatch:
         self._in_this_thread = threading.local()
         self._in_flight = 0
         self._all_done = threading.Event()
-        self.futures: dict[Node, PrefectFuture[None]] = {}
+        self.futures: dict[Unit, PrefectFuture] = {}
+        self.runs: dict[str, NodeRun] = {}
         self.completed: list[Node] = []
         self.failures: dict[Node, BaseException] = {}
 
     def run(self) -> None:
-        """Submit the roots, then wait until no node is running and none can start."""
+        """Submit the roots, then wait until no unit is running and none can start."""
         with self._lock:
             self._in_flight = len(self._roots)
             if not self._roots:
@@ -198,56 +256,78 @@ class _Dispatch:
         self._start(self._roots)
         self._all_done.wait()
 
-    def _start(self, nodes: list[Node]) -> None:
-        """Submit nodes already counted in flight.
+    def state_of(self, node: Node) -> str:
+        """The node's final state: that of its task, except nodes of a unit that never reached theirs."""
+        future = self.futures.get(self._unit_of[node])
+        if future is None:
+            return "NotRun"
+        state = future.state.name
+        if state != "Completed" and node not in self.failures:
+            return "Completed" if node.name in self.runs else "NotRun"
+        return state
 
-        A future that is already done runs its callback at once, in this thread; nodes it makes
+    def _start(self, units: list[Unit]) -> None:
+        """Submit units already counted in flight.
+
+        A future that is already done runs its callback at once, in this thread; units it makes
         ready join this loop's queue instead of recursing (a long chain would exhaust the stack).
         """
         queued = getattr(self._in_this_thread, "queued", None)
         if queued is not None:
-            queued.extend(nodes)
+            queued.extend(units)
             return
-        self._in_this_thread.queued = queued = deque(nodes)
+        self._in_this_thread.queued = queued = deque(units)
         try:
             while queued:
-                node = queued.popleft()
+                unit = queued.popleft()
                 try:
                     future = self._flow_context.copy().run(
-                        self._submit, node, [self.futures[parent] for parent in self._parents[node]]
+                        self._submit, unit, [self.futures[parent] for parent in self._parents[unit]]
                     )
                 except BaseException as error:  # noqa: BLE001 - the run must end, not wait forever
-                    self._finish(node, error)
+                    self._finish(unit, error, {})
                     continue
-                self.futures[node] = future
-                future.add_done_callback(lambda _, node=node: self._on_done(node))
+                self.futures[unit] = future
+                future.add_done_callback(lambda _, unit=unit: self._on_done(unit))
         finally:
             self._in_this_thread.queued = None
 
-    def _on_done(self, node: Node) -> None:
-        future = self.futures[node]
+    def _on_done(self, unit: Unit) -> None:
+        future = self.futures[unit]
+        runs: dict[str, NodeRun] = {}
         try:
             future.wait()  # records the final state on the future; `.state` alone may ask the API
             state = future.state
-            error = None if state.is_completed() else _exception_of(state)
+            if state.is_completed():
+                error = None
+                runs = state.result() or {}
+            else:
+                error = _exception_of(state)
+                runs = getattr(error, "kedro_node_runs", {})
         except BaseException as unexpected:  # noqa: BLE001 - a callback that raises is lost
             error = unexpected
-        self._start(self._finish(node, error))
+        self._start(self._finish(unit, error, runs))
 
-    def _finish(self, node: Node, error: BaseException | None) -> list[Node]:
-        """Record one finished node; return the children it made ready, already counted in flight."""
+    def _finish(self, unit: Unit, error: BaseException | None, runs: dict[str, NodeRun]) -> list[Unit]:
+        """Record one finished unit; return the children it made ready, already counted in flight."""
         ready = []
         with self._lock:
+            self.runs.update(runs)
             if error is None:
-                self.completed.append(node)
-                logger.debug("Completed node %s (%d of %d)", node.name, len(self.completed), len(self._parents))
-                self._releaser.release_after(node)
-                for child in self._children[node]:
+                self.completed.extend(unit)
+                logger.debug("Completed %s (%d of %d nodes)", _unit_name(unit), len(self.completed), len(self._unit_of))
+                for node in unit:
+                    self._releaser.release_after(node)
+                for child in self._children[unit]:
                     self._unfinished_parents[child] -= 1
                     if self._unfinished_parents[child] == 0:
                         ready.append(child)
             else:
-                self.failures[node] = error
+                # The nodes of the unit that ran before the failing one did complete.
+                done = [node for node in unit if node.name in runs][:-1] if runs else []
+                self.completed.extend(done)
+                failed = next((node for node in unit if node.name in runs and node not in done), unit[0])
+                self.failures[failed] = error
             # One count for each child it starts, minus its own, in one step: no other thread
             # can see zero in between and end the run early.
             self._in_flight += len(ready) - 1
@@ -261,18 +341,33 @@ class _TasksByOptions:
 
     Building a Prefect task reads its function's source code (about 2 ms); nodes share the few
     option sets a project configures, and each task run still carries its node's name and tags.
+    A unit of several nodes takes the most generous options of its nodes: the most retries, the
+    longest delay, and the sum of their time limits (none if any node has none).
     """
 
     def __init__(self, task_options: Callable[[Node], TaskOptions]) -> None:
         self._task_options = task_options
         self._tasks: dict[tuple, Any] = {}
 
-    def for_node(self, node: Node) -> Any:
-        options = self._task_options(node)
+    def for_unit(self, unit: Unit) -> Any:
+        options = self._options(unit)
         key = tuple(sorted(options.items()))
         if key not in self._tasks:
-            self._tasks[key] = run_kedro_node.with_options(**options) if options else run_kedro_node
+            self._tasks[key] = run_kedro_nodes.with_options(**options) if options else run_kedro_nodes
         return self._tasks[key]
+
+    def _options(self, unit: Unit) -> TaskOptions:
+        if len(unit) == 1:
+            return self._task_options(unit[0])
+        each = [self._task_options(node) for node in unit]
+        merged: TaskOptions = {}
+        for key in ("retries", "retry_delay_seconds"):
+            values = [options[key] for options in each if key in options]
+            if values:
+                merged[key] = max(values)
+        if all("timeout_seconds" in options for options in each):
+            merged["timeout_seconds"] = sum(options["timeout_seconds"] for options in each)
+        return merged
 
 
 class _DatasetReleaser:

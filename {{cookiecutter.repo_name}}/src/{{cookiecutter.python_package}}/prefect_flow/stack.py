@@ -21,6 +21,7 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from .crashes import ensure_crash_detection
+from .pool_limit import set_pool_limit
 from .server import api_url, is_healthy, require_server, ui_url, warn_if_exposed
 
 SERVER_START_TIMEOUT = 90.0
@@ -39,23 +40,31 @@ def state_dir() -> Path:
     return path
 
 
-def ensure_work_pool(pool: str, queue: str) -> None:
-    """Create the process work pool and its queue when missing; leave existing ones untouched."""
-    from prefect.workers.process import ProcessWorker
+def default_job_template(pool_type: str) -> dict:
+    """The base job template of an installed worker type (process ships with Prefect)."""
+    from prefect.workers.base import BaseWorker
 
+    worker_class = BaseWorker.get_worker_class_from_type(pool_type)
+    if worker_class is None:
+        raise click.ClickException(
+            f"Work pool type '{pool_type}' needs its worker package where `make agent` runs "
+            f"(prefect-docker for docker, prefect-kubernetes for kubernetes): pip install prefect-{pool_type}. "
+            "Or use the default: WORK_POOL_TYPE=process."
+        )
+    return worker_class.get_default_base_job_template()
+
+
+def ensure_work_pool(pool: str, queue: str, pool_type: str = "process") -> None:
+    """Create the work pool and its queue when missing; leave existing ones untouched."""
     with get_client(sync_client=True) as client:
         try:
             client.read_work_pool(pool)
         except ObjectNotFound:
             try:
                 client.create_work_pool(
-                    WorkPoolCreate(
-                        name=pool,
-                        type="process",
-                        base_job_template=ProcessWorker.get_default_base_job_template(),
-                    )
+                    WorkPoolCreate(name=pool, type=pool_type, base_job_template=default_job_template(pool_type))
                 )
-                click.echo(f"Created work pool '{pool}' (type process)")
+                click.echo(f"Created work pool '{pool}' (type {pool_type})")
             except ObjectAlreadyExists:
                 pass
         try:
@@ -68,11 +77,16 @@ def ensure_work_pool(pool: str, queue: str) -> None:
                 pass
 
 
-def prepare_server(pool: str, queue: str, crash_after: int) -> None:
+def prepare_server(
+    pool: str, queue: str, crash_after: int, pool_limit: int | None = None, pool_type: str = "process"
+) -> None:
     """What a worker needs on the server: reachable with our credentials, its pool and queue, and
-    crashed-run detection (all left as they are when already there)."""
+    crashed-run detection (all left as they are when already there), and the pool's limit if given."""
     require_server()
-    ensure_work_pool(pool, queue)
+    ensure_work_pool(pool, queue, pool_type)
+    if pool_limit is not None:
+        set_pool_limit(pool, pool_limit)
+        click.echo(f"Work pool '{pool}' runs at most {pool_limit} flow runs at once, over all its workers")
     ensure_crash_detection(crash_after)
 
 
@@ -164,6 +178,16 @@ def _worker_is_polling(pool: str, name: str, since: datetime) -> bool:
     )
 
 
+def database_description() -> str:
+    """The server's database for messages: SQLite by default, else the URL without its password."""
+    url = os.environ.get("PREFECT_SERVER_DATABASE_CONNECTION_URL")
+    if not url:
+        return f"SQLite in {state_dir()}"
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def server_command(host: str, port: int) -> list[str]:
     return prefect_command("server", "start", "--host", host, "--port", str(port), "--analytics-off")
 
@@ -185,6 +209,15 @@ name_option = click.option("--name", required=True, help="Worker name.")
 limit_option = click.option(
     "--limit", default=4, show_default=True, type=click.IntRange(min=1), help="Flow runs this worker runs at once."
 )
+pool_type_option = click.option(
+    "--pool-type", default="process", show_default=True, help="Work pool type, used when creating the pool."
+)
+pool_limit_option = click.option(
+    "--pool-limit",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Flow runs the whole pool runs at once, over all workers [default: unchanged].",
+)
 crash_option = click.option(
     "--crash-after",
     default=90,
@@ -200,9 +233,13 @@ crash_option = click.option(
 @name_option
 @limit_option
 @crash_option
-def agent(pool: str, queue: str, name: str, limit: int, crash_after: int) -> None:
+@pool_limit_option
+@pool_type_option
+def agent(
+    pool: str, queue: str, name: str, limit: int, crash_after: int, pool_limit: int | None, pool_type: str
+) -> None:
     """Create the work pool and queue when missing, then run a worker in the foreground."""
-    prepare_server(pool, queue, crash_after)
+    prepare_server(pool, queue, crash_after, pool_limit, pool_type)
     command = worker_command(pool, queue, name, limit)
     os.execv(command[0], command)
 
@@ -213,6 +250,7 @@ def agent(pool: str, queue: str, name: str, limit: int, crash_after: int) -> Non
 def server(host: str, port: int) -> None:
     """Run the Prefect server in the foreground (after warning when it is exposed without auth)."""
     warn_if_exposed(host)
+    click.echo(f"Database: {database_description()}")
     command = server_command(host, port)
     os.execv(command[0], command)
 
@@ -225,7 +263,19 @@ def server(host: str, port: int) -> None:
 @name_option
 @limit_option
 @crash_option
-def up(host: str, port: int, pool: str, queue: str, name: str, limit: int, crash_after: int) -> None:
+@pool_limit_option
+@pool_type_option
+def up(
+    host: str,
+    port: int,
+    pool: str,
+    queue: str,
+    name: str,
+    limit: int,
+    crash_after: int,
+    pool_limit: int | None,
+    pool_type: str,
+) -> None:
     """Start server and worker in the background; return once both are ready."""
     folder = state_dir()
     server, worker = ManagedProcess("server", folder), ManagedProcess("worker", folder)
@@ -245,13 +295,13 @@ def up(host: str, port: int, pool: str, queue: str, name: str, limit: int, crash
         )
     else:
         pid = server.start(server_command(host, port))
-        click.echo(f"Starting Prefect server (pid {pid}, log {server.log_file})")
+        click.echo(f"Starting Prefect server (pid {pid}, log {server.log_file}, database {database_description()})")
     if not _wait_until(lambda: is_healthy(api, timeout=1.0), SERVER_START_TIMEOUT, interval=0.3):
         raise click.ClickException(
             f"The server did not become healthy at {api} within {SERVER_START_TIMEOUT:.0f} s. "
             f"Last lines of {server.log_file}:\n{server.log_tail()}"
         )
-    prepare_server(pool, queue, crash_after)
+    prepare_server(pool, queue, crash_after, pool_limit, pool_type)
     if worker.pid():
         click.echo(f"Worker already running (pid {worker.pid()})")
     else:

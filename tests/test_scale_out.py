@@ -1,0 +1,324 @@
+"""Scaling out on real engines, as the README's "Scaling out" section tells a user to.
+
+One baked project, installed with its `dask` extra, drives: a PostgreSQL server (Debian's package)
+holding the Prefect server's database; two process workers on one pool with a pool concurrency
+limit; a Dask scheduler and two Dask workers started with the project's own `make dask-*`
+targets. Everything binds to 127.0.0.1 on free ports; every process is stopped by its own PID.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from tests.helpers import (
+    LOOPBACK,
+    OUTPUTS,
+    RUNS_AT_ONCE_SCRIPT,
+    Background,
+    Postgres,
+    Project,
+    add_pipeline,
+    ancestors,
+    bake,
+    descendants,
+    free_port,
+    listening_addresses_of,
+)
+
+FLOW = "scale-out-ledger"
+POOL_LIMIT = 3
+TEN_RUNS = 10
+
+# A run long enough for runs to overlap, so that the pool limit has something to hold back.
+PAUSE_PIPELINE = '''"""One node that takes a few seconds."""
+
+import time
+
+from kedro.pipeline import Node, Pipeline
+
+
+def pause(order_table):
+    time.sleep(4)
+    return len(order_table)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([Node(pause, "order_table", "paused_rows", name="pause")])
+'''
+
+
+class Scale(Project):
+    """The project plus what the tests started around it."""
+
+    postgres: Postgres
+    dask_address: str
+    dask_scheduler: Background
+    dask_workers: list[Background]
+    second_worker: Background
+
+    def flow_run_id(self, run_output: str) -> str:
+        return re.findall(r"/runs/flow-run/([0-9a-f-]{36})", run_output)[-1]
+
+    def summary(self, flow_run_id: str) -> dict[str, dict]:
+        """The run's node summary artifact, by node."""
+        script = (
+            "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId\n"
+            "with get_client(sync_client=True) as client:\n"
+            "    found = client.read_artifacts(artifact_filter=ArtifactFilter(\n"
+            "        flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]])))\n"
+            "print(found[0].data if found else 'null')\n"
+        )
+        rows = self.api(script, flow_run_id)
+        return {row["node"]: row for row in rows or []}
+
+    def task_run_names(self, flow_run_id: str) -> list[str]:
+        script = (
+            "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId\n"
+            "with get_client(sync_client=True) as client:\n"
+            "    runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[sys.argv[1]])))\n"
+            "print(json.dumps(sorted(run.name for run in runs)))\n"
+        )
+        return self.api(script, flow_run_id)
+
+    def flow_run_logs(self, flow_run_id: str) -> list[str]:
+        script = (
+            "from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId\n"
+            "with get_client(sync_client=True) as client:\n"
+            "    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[sys.argv[1]])))\n"
+            "print(json.dumps([log.message for log in logs]))\n"
+        )
+        return self.api(script, flow_run_id)
+
+    def outputs(self) -> dict[str, bytes]:
+        return {output: (self.path / output).read_bytes() for output in OUTPUTS}
+
+    def clear_outputs(self) -> None:
+        for output in OUTPUTS:
+            (self.path / output).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def scale(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scale")
+    path = bake(root, project_name="Scale Out Ledger", work_pool_name="shared-pool")
+    add_pipeline(path, "scale_out_ledger", "pause", PAUSE_PIPELINE)
+    project = Scale.installed(path, root / "venv", extras="dev,dask")
+    project.postgres = Postgres()
+    dask_port = free_port()
+    project.dask_address = f"tcp://127.0.0.1:{dask_port}"
+    dask_make = ["make", f"DASK_PORT={dask_port}", f"DASK_DASHBOARD_PORT={free_port()}"]
+    started: list[Background] = []
+    try:
+        project.postgres.start()
+        project.up = project.make(
+            "up", f"PREFECT_DB_URL={project.postgres.url}", "WORKER_NAME=worker-a", f"POOL_LIMIT={POOL_LIMIT}"
+        )
+        project.second_worker = Background(
+            ["make", "agent", f"PREFECT_PORT={project.port}", "WORKER_NAME=worker-b"],
+            path,
+            project.env,
+            root / "worker-b.log",
+        )
+        started.append(project.second_worker)
+        scheduler = Background([*dask_make, "dask-scheduler"], path, project.env, root / "dask-scheduler.log")
+        started.append(scheduler)
+        project.dask_scheduler = scheduler
+        scheduler.wait_for_log("Scheduler at:", timeout=90)
+        project.dask_workers = []
+        for index in range(2):
+            worker = Background([*dask_make, "dask-worker"], path, project.env, root / f"dask-worker-{index}.log")
+            started.append(worker)
+            project.dask_workers.append(worker)
+        for worker in project.dask_workers:
+            worker.wait_for_log("Registered to:", timeout=90)
+        project.second_worker.wait_for_log("started", timeout=90)
+        project.make("deploy")
+        yield project
+    finally:  # also when setting up failed: never leave a process behind
+        for process in reversed(started):
+            process.stop()
+        project.make("down", check=False, timeout=120)
+        project.postgres.stop()
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+def test_server_stores_its_data_in_postgresql(scale):
+    assert f"database postgresql+asyncpg://prefect:***@127.0.0.1:{scale.postgres.port}/prefect" in scale.up.stdout
+    assert scale.postgres.PASSWORD not in scale.up.stdout + scale.up.stderr
+    assert not (scale.path / ".prefect" / "prefect.db").exists()  # no SQLite file beside it
+    assert int(scale.postgres.query("select count(*) from deployment")) >= 2  # default, daily-reports
+
+
+# --- Dask --------------------------------------------------------------------------------------
+
+
+def test_dask_run_spreads_nodes_over_the_cluster_with_the_threaded_outputs(scale):
+    scale.clear_outputs()
+    scale.make("run", timeout=300)
+    threaded = scale.outputs()
+
+    deploy = scale.make("deploy", "DEPLOYMENT=on-dask", "TASK_RUNNER=dask", f"DASK_ADDRESS={scale.dask_address}")
+    assert (
+        "Deployment 'on-dask' runs on Dask: nodes joined by in-memory datasets (cleaned_customers, cleaned_orders) "
+        "run as one task each: clean_customers + clean_orders + build_order_table"
+    ) in deploy.stdout
+
+    scale.clear_outputs()
+    run = scale.make("run", "DEPLOYMENT=on-dask", timeout=300)
+    assert "Completed" in run.stdout.splitlines()[-1]
+    assert scale.outputs() == threaded
+
+    flow_run = scale.flow_run_id(run.stdout)
+    rows = scale.summary(flow_run)
+    assert len(rows) == 6 and {row["state"] for row in rows.values()} == {"Completed"}
+    dask_worker_pids = {worker.pid for worker in scale.dask_workers}
+    for node, row in rows.items():
+        pid = int(row["process"].rsplit(":", 1)[1])
+        # `make dask-worker` -> dask (nanny) -> worker process: the node ran under one of them.
+        assert dask_worker_pids & set(ancestors(pid)), (node, row["process"])
+    assert scale.task_run_names(flow_run) == sorted(
+        [
+            "clean_customers + clean_orders + build_order_table",
+            "reporting.monthly_revenue",
+            "reporting.revenue_by_region",
+            "reporting.top_customers",
+        ]
+    )
+
+
+def test_persist_policy_on_a_local_cluster_runs_one_task_per_node(scale):
+    env = scale.path / "conf" / "persist"
+    env.mkdir()
+    (env / "prefect.yml").write_text("execution:\n  dask:\n    memory_datasets: persist\n    n_workers: 2\n")
+    deploy = scale.make("deploy", "DEPLOYMENT=local-persist", "ENV=persist", "TASK_RUNNER=dask")
+    assert "in-memory datasets cleaned_customers, cleaned_orders will be pickled" in deploy.stdout
+    scale.clear_outputs()
+    scale.make("run", timeout=300)  # the threaded reference run
+    threaded = scale.outputs()
+    scale.clear_outputs()
+
+    run = scale.make("run", "DEPLOYMENT=local-persist", timeout=300)
+    assert "Completed" in run.stdout.splitlines()[-1]
+    assert scale.outputs() == threaded
+    flow_run = scale.flow_run_id(run.stdout)
+    assert len(scale.task_run_names(flow_run)) == 6  # no grouping: every node its own task
+    processes = {row["process"] for row in scale.summary(flow_run).values()}
+    dask_worker_pids = {worker.pid for worker in scale.dask_workers}
+    for process in processes:  # a cluster of the run's own, not the external one
+        assert not dask_worker_pids & set(ancestors(int(process.rsplit(":", 1)[1])))
+    logs = scale.flow_run_logs(flow_run)
+    assert any("cleaned_customers, cleaned_orders are pickled under" in line and flow_run in line for line in logs)
+    assert not (scale.path / "data" / ".dask-shared" / flow_run).exists()  # removed once the run completed
+
+
+def test_refuse_policy_stops_deploy_and_run_before_any_node(scale):
+    refusing = scale.path / "conf" / "refuse"
+    refusing.mkdir()
+    (refusing / "prefect.yml").write_text("execution:\n  dask:\n    memory_datasets: refuse\n")
+    deploy = scale.make(
+        "deploy",
+        "DEPLOYMENT=refused",
+        "ENV=refuse",
+        "TASK_RUNNER=dask",
+        f"DASK_ADDRESS={scale.dask_address}",
+        check=False,
+    )
+    assert deploy.returncode != 0
+    errors = [line for line in deploy.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, deploy.stderr
+    assert "Traceback" not in deploy.stderr
+    for part in ("Deployment 'refused'", "cleaned_customers, cleaned_orders", "'group'", "'persist'"):
+        assert part in errors[0]
+
+    # A deployment registered while the policy allowed it, run after the policy changed.
+    switching = scale.path / "conf" / "switching"
+    switching.mkdir()
+    (switching / "prefect.yml").write_text("execution:\n  dask:\n    memory_datasets: group\n")
+    scale.make(
+        "deploy", "DEPLOYMENT=switching", "ENV=switching", "TASK_RUNNER=dask", f"DASK_ADDRESS={scale.dask_address}"
+    )
+    shutil.copy(refusing / "prefect.yml", switching / "prefect.yml")
+    run = scale.make("run", "DEPLOYMENT=switching", timeout=300, check=False)
+    assert run.returncode != 0
+    assert "cleaned_customers, cleaned_orders are kept in memory" in run.stdout + run.stderr
+    assert scale.task_run_names(scale.flow_run_id(run.stdout)) == []  # not one node ran
+
+
+def test_work_pool_type_without_its_worker_package_is_one_line(scale):
+    result = scale.make("agent", "WORK_POOL=containers", "WORK_POOL_TYPE=docker", check=False, timeout=120)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "pip install prefect-docker" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    script = (
+        "from prefect.exceptions import ObjectNotFound\n"
+        "with get_client(sync_client=True) as client:\n"
+        "    try:\n        client.read_work_pool('containers'); print('true')\n"
+        "    except ObjectNotFound:\n        print('false')\n"
+    )
+    assert scale.api(script) is False  # nothing half-made
+
+
+def test_dask_cluster_listens_on_loopback_only(scale):
+    processes = [pid for started in [scale.dask_scheduler, *scale.dask_workers] for pid in descendants(started.pid)]
+    addresses = listening_addresses_of(processes)
+    assert addresses and addresses <= LOOPBACK, addresses
+
+
+# --- many workers ------------------------------------------------------------------------------
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """Most intervals open at one instant."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    open_now = most = 0
+    for _, change in events:
+        open_now += change
+        most = max(most, open_now)
+    return most
+
+
+def test_two_workers_share_ten_runs_within_the_pool_limit(scale):
+    scale.make("deploy", "DEPLOYMENT=pause", "PIPELINE=pause")
+    result = scale.api(RUNS_AT_ONCE_SCRIPT, f"{FLOW}/pause", str(TEN_RUNS), "600", timeout=660)
+    runs = result["runs"]
+    assert [run["state"] for run in runs] == ["Completed"] * TEN_RUNS, runs
+    taken = {}
+    for name, log in (("worker-a", scale.path / ".prefect" / "worker.log"), ("worker-b", scale.second_worker.log)):
+        text = log.read_text(errors="replace")
+        # Both workers may pick the same run; the server lets one of them have it, the other aborts.
+        taken[name] = [
+            run["id"]
+            for run in runs
+            if f"Worker '{name}' submitting flow run '{run['id']}'" in text
+            and f"Aborted submission of flow run '{run['id']}'" not in text
+        ]
+    assert taken["worker-a"] and taken["worker-b"], taken
+    assert sorted(taken["worker-a"] + taken["worker-b"]) == sorted(run["id"] for run in runs)
+    # Each run's nodes, from the first start to the last end: never more than the limit at once.
+    most = max_overlap([(run["nodes_from"], run["nodes_to"]) for run in runs])
+    assert 1 < most <= POOL_LIMIT, most
+
+
+def test_server_restart_keeps_the_history_in_postgresql(scale):
+    count = "select count(*) from flow_run where state_type = 'COMPLETED'"
+    before = int(scale.postgres.query(count))
+    assert before >= TEN_RUNS
+    scale.make("down")
+    scale.make("up", f"PREFECT_DB_URL={scale.postgres.url}", "WORKER_NAME=worker-a")
+    script = (
+        "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType\n"
+        "with get_client(sync_client=True) as client:\n"
+        "    runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(\n"
+        "        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=['COMPLETED']))), limit=200)\n"
+        "print(len(runs))\n"
+    )
+    assert scale.api(script) == before
+    assert not (scale.path / ".prefect" / "prefect.db").exists()
+    run = scale.make("run", timeout=300)
+    assert "Completed" in run.stdout.splitlines()[-1]
