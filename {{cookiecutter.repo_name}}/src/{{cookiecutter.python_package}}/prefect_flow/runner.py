@@ -60,6 +60,18 @@ class NodeRun(BaseModel):
     process: str
 
 
+class RunRecorder:
+    """Where tasks in the flow's own process record their nodes' runs.
+
+    Returning them as task results would cost every node a trip through Prefect's result handling;
+    only tasks in other processes (Dask) return them. A plain object rather than a dict: Prefect
+    walks collections passed to a task looking for futures.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[str, NodeRun] = {}
+
+
 class NodeOutcome(BaseModel):
     """One row of the run summary."""
 
@@ -82,23 +94,29 @@ def run_kedro_nodes(
     hooks: PluginManager | ProjectHooks,
     run_id: str | None,
     is_async: bool,
-) -> dict[str, NodeRun]:
+    recorder: RunRecorder | None,
+) -> dict[str, NodeRun] | None:
     """Run nodes in order with Kedro's own node executor, which fires the node and dataset hooks.
 
-    Returns each node's duration and process. A failure carries those of the nodes that ran
-    before it, and its own, as ``error.kedro_node_runs``.
+    Each node's duration and process go to ``recorder`` in the flow's process, else back as the
+    result. A failure also carries them, up to the failing node, as ``error.kedro_node_runs``.
     """
     if isinstance(hooks, ProjectHooks):  # in another process: its hooks and log forwarding are set up here
         with kedro_logs_to_prefect(hooks.package_name):
-            return _run_nodes(nodes, catalog, hooks.manager(), run_id, is_async)
-    return _run_nodes(nodes, catalog, hooks, run_id, is_async)
+            return _run_nodes(nodes, catalog, hooks.manager(), run_id, is_async, {})
+    _run_nodes(nodes, catalog, hooks, run_id, is_async, recorder.runs if recorder else {})
+    return None
 
 
 def _run_nodes(
-    nodes: list[Node], catalog: CatalogProtocol, hook_manager: PluginManager | None, run_id: str | None, is_async: bool
+    nodes: list[Node],
+    catalog: CatalogProtocol,
+    hook_manager: PluginManager | None,
+    run_id: str | None,
+    is_async: bool,
+    runs: dict[str, NodeRun],
 ) -> dict[str, NodeRun]:
     process = f"{socket.gethostname()}:{os.getpid()}"
-    runs: dict[str, NodeRun] = {}
     for node in nodes:
         started = time.perf_counter()
         try:
@@ -107,7 +125,7 @@ def _run_nodes(
             ).execute()
         except Exception as error:
             runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
-            error.kedro_node_runs = runs  # type: ignore[attr-defined]
+            error.kedro_node_runs = {n.name: runs[n.name] for n in nodes if n.name in runs}  # type: ignore[attr-defined]
             raise
         runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
     return runs
@@ -167,6 +185,7 @@ class PrefectTaskRunner(AbstractRunner):
                     "Joined by in-memory datasets, run as one task each: %s", "; ".join(map(_unit_name, grouped))
                 )
         unit_tasks = _TasksByOptions(self._task_options)
+        recorder = None if self._dask else RunRecorder()
         with task_runner:
 
             def submit(unit: Unit, wait_for: list[PrefectFuture[dict[str, NodeRun]]]) -> PrefectFuture:
@@ -177,12 +196,13 @@ class PrefectTaskRunner(AbstractRunner):
                     "hooks": hooks,
                     "run_id": run_id,
                     "is_async": self._is_async,
+                    "recorder": recorder,
                 }
                 # Tags entered here are copied into the task run's context at submission.
                 with prefect_tags(*sorted(set().union(*(node.tags for node in unit)))):
                     return task_runner.submit(unit_tasks.for_unit(unit), parameters=parameters, wait_for=wait_for)
 
-            dispatch = _Dispatch(pipeline, units, _DatasetReleaser(pipeline, catalog), submit)
+            dispatch = _Dispatch(pipeline, units, _DatasetReleaser(pipeline, catalog), submit, recorder)
             dispatch.run()
 
         self.outcomes = [
@@ -220,6 +240,7 @@ class _Dispatch:
         units: list[Unit],
         releaser: _DatasetReleaser,
         submit: Callable[[Unit, list[PrefectFuture]], PrefectFuture],
+        recorder: RunRecorder | None,
     ) -> None:
         unit_of = {node: unit for unit in units for node in unit}
         node_parents = pipeline.node_dependencies
@@ -243,7 +264,9 @@ class _Dispatch:
         self._in_flight = 0
         self._all_done = threading.Event()
         self.futures: dict[Unit, PrefectFuture] = {}
-        self.runs: dict[str, NodeRun] = {}
+        # Tasks in this process write their runs here themselves; others return them.
+        self._results_carry_runs = recorder is None
+        self.runs: dict[str, NodeRun] = recorder.runs if recorder else {}
         self.completed: list[Node] = []
         self.failures: dict[Node, BaseException] = {}
 
@@ -300,7 +323,7 @@ class _Dispatch:
             state = future.state
             if state.is_completed():
                 error = None
-                runs = state.result() or {}
+                runs = (state.result() or {}) if self._results_carry_runs else {}
             else:
                 error = _exception_of(state)
                 runs = getattr(error, "kedro_node_runs", {})
