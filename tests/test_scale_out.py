@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 
 import pytest
 
@@ -181,6 +182,16 @@ def test_dask_run_spreads_nodes_over_the_cluster_with_the_threaded_outputs(scale
         pid = int(row["process"].rsplit(":", 1)[1])
         # `make dask-worker` -> dask (nanny) -> worker process: the node ran under one of them.
         assert dask_worker_pids & set(ancestors(pid)), (node, row["process"])
+    # Kedro's and the project's log records from the Dask workers reach the run (Prefect sends
+    # them in the background, so they may trail the run's end by a few seconds).
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        logs = scale.flow_run_logs(flow_run)
+        if any("Running node: clean_orders" in line for line in logs) and any("Kept " in line for line in logs):
+            break
+        time.sleep(2)
+    else:
+        pytest.fail(f"node logs from the Dask workers never reached the run: {logs}")
     assert scale.task_run_names(flow_run) == sorted(
         [
             "clean_customers + clean_orders + build_order_table",
