@@ -187,18 +187,28 @@ class Background:
                 self.process.wait(timeout=10)
 
 
+def parent_of(pid: int) -> int | None:
+    """`pid`'s parent (read from /proc), or None once the process is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+
+
 def ancestors(pid: int) -> list[int]:
-    """`pid`'s parent, grandparent, ... up to init (read from /proc)."""
+    """`pid`'s parent, grandparent, ... up to init."""
     found = []
     for _ in range(64):
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (FileNotFoundError, ValueError):
-            break
-        if pid <= 1:
+        pid = parent_of(pid)
+        if pid is None or pid <= 1:
             break
         found.append(pid)
     return found
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid`."""
+    return [int(entry.name) for entry in Path("/proc").glob("[0-9]*") if parent_of(int(entry.name)) == pid]
 
 
 class Postgres:
@@ -350,8 +360,25 @@ def descendants(root: int) -> list[int]:
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc/net/tcp* write them
 
 
+def listening_sockets() -> list[tuple[str, int, str]]:
+    """Every listening TCP socket as (local address in hex, port, inode), from /proc/net/tcp and tcp6."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":
+                address, hex_port = fields[1].rsplit(":", 1)
+                found.append((address, int(hex_port, 16), fields[9]))
+    return found
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port`."""
+    return {address for address, listening_port, _ in listening_sockets() if listening_port == port}
+
+
 def listening_addresses_of(pids: list[int]) -> set[str]:
-    """Local addresses (hex, as in /proc/net/tcp*) of the TCP sockets these processes listen on."""
+    """Local addresses of the TCP sockets these processes listen on."""
     inodes = set()
     for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").glob("*"):
@@ -361,10 +388,4 @@ def listening_addresses_of(pids: list[int]) -> set[str]:
                 continue
             if target.startswith("socket:["):
                 inodes.add(target[len("socket:[") : -1])
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:
-                found.add(fields[1].rsplit(":", 1)[0])
-    return found
+    return {address for address, _, inode in listening_sockets() if inode in inodes}

@@ -26,7 +26,9 @@ from tests.helpers import (
     Project,
     add_pipeline,
     bake,
+    children,
     free_port,
+    listening_addresses,
     process_gone,
 )
 
@@ -190,19 +192,6 @@ def wait_for(condition, timeout: float, interval: float = 1.0) -> float:
     pytest.fail(f"condition not met within {timeout:.0f} s")
 
 
-def children(pid: int) -> list[int]:
-    """PIDs whose parent is `pid` (read from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack):
     stack.make("deploy", "DEPLOYMENT=slow", "PIPELINE=slow_report")
     for output in OUTPUTS[:1]:
@@ -282,18 +271,6 @@ def test_twenty_runs_at_once_all_complete(stack):
 
 
 # --- security ------------------------------------------------------------------------------------
-
-
-def listening_addresses(port: int) -> set[str]:
-    """Local addresses with a listening TCP socket on `port` (from /proc/net/tcp and tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.rsplit(":", 1)
-            if state == "0A" and int(hex_port, 16) == port:
-                found.add(address)
-    return found
 
 
 def test_server_listens_on_loopback_only_by_default(stack):

@@ -68,17 +68,14 @@ def plan_units(
     in ``catalog`` as pickles under ``persist_location``; ``refuse`` raises ``MemoryDatasetsError``.
     Without such datasets every node is its own unit, whatever the policy.
     """
-    in_memory = memory_datasets(pipeline, catalog)
-    one_per_node = [(node,) for node in pipeline.nodes]
-    if not in_memory:
-        return MemoryPlan(one_per_node)
-    if policy == "persist":
+    in_memory, units = _split(pipeline, catalog, policy)
+    if in_memory and policy == "persist":
         folder = _run_folder(persist_location, project_path, run_id)
         persist(catalog, in_memory, folder)
-        return MemoryPlan(one_per_node, persisted_in=folder)
-    if policy == "refuse":
-        raise MemoryDatasetsError(refusal_message(in_memory))
-    return MemoryPlan(group_by_memory(pipeline, set(in_memory)))
+        return MemoryPlan(units, persisted_in=folder)
+    if in_memory:
+        logger.info("Joined by in-memory datasets, run as one task each: %s", _grouped(units))
+    return MemoryPlan(units)
 
 
 def describe_policy(pipeline: Pipeline, catalog: CatalogProtocol, policy: MemoryPolicy) -> str | None:
@@ -86,16 +83,30 @@ def describe_policy(pipeline: Pipeline, catalog: CatalogProtocol, policy: Memory
 
     Raises ``MemoryDatasetsError`` for ``refuse``, so that ``make deploy`` stops where a run would.
     """
-    in_memory = memory_datasets(pipeline, catalog)
+    in_memory, units = _split(pipeline, catalog, policy)
     if not in_memory:
         return None
-    if policy == "refuse":
-        raise MemoryDatasetsError(refusal_message(in_memory))
     if policy == "persist":
         return f"in-memory datasets {', '.join(in_memory)} will be pickled under execution.dask.persist_location"
-    groups = [unit for unit in group_by_memory(pipeline, set(in_memory)) if len(unit) > 1]
-    joined = "; ".join(" + ".join(node.name for node in unit) for unit in groups)
-    return f"nodes joined by in-memory datasets ({', '.join(in_memory)}) run as one task each: {joined}"
+    return f"nodes joined by in-memory datasets ({', '.join(in_memory)}) run as one task each: {_grouped(units)}"
+
+
+def _split(pipeline: Pipeline, catalog: CatalogProtocol, policy: MemoryPolicy) -> tuple[list[str], list[Unit]]:
+    """The in-memory datasets, and the units the policy makes (raises for ``refuse``)."""
+    in_memory = memory_datasets(pipeline, catalog)
+    if in_memory and policy == "refuse":
+        raise MemoryDatasetsError(refusal_message(in_memory))
+    if in_memory and policy == "group":
+        return in_memory, group_by_memory(pipeline, set(in_memory))
+    return in_memory, [(node,) for node in pipeline.nodes]
+
+
+def unit_name(unit: Unit) -> str:
+    return " + ".join(node.name for node in unit)
+
+
+def _grouped(units: list[Unit]) -> str:
+    return "; ".join(unit_name(unit) for unit in units if len(unit) > 1)
 
 
 def refusal_message(names: Iterable[str]) -> str:

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from .dask_execution import ProjectHooks
 from .logs import kedro_logs_to_prefect
-from .memory_datasets import Unit
+from .memory_datasets import Unit, unit_name
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -179,18 +179,13 @@ class PrefectTaskRunner(AbstractRunner):
             units = plan.units
             task_runner = self._dask.task_runner()
             hooks = self._dask.hooks()
-            grouped = [unit for unit in units if len(unit) > 1]
-            if grouped:
-                logger.info(
-                    "Joined by in-memory datasets, run as one task each: %s", "; ".join(map(_unit_name, grouped))
-                )
         unit_tasks = _TasksByOptions(self._task_options)
         recorder = None if self._dask else RunRecorder()
         with task_runner:
 
             def submit(unit: Unit, wait_for: list[PrefectFuture[dict[str, NodeRun]]]) -> PrefectFuture:
                 parameters = {
-                    "name": _unit_name(unit),
+                    "name": unit_name(unit),
                     "nodes": list(unit),
                     "catalog": catalog,
                     "hooks": hooks,
@@ -220,10 +215,6 @@ class PrefectTaskRunner(AbstractRunner):
             raise NodeFailedError(_failure_message(pipeline, dispatch.completed, dispatch.failures, catalog))
         if self._dask is not None and plan.persisted_in:
             self._dask.remove_persisted(plan.persisted_in)
-
-
-def _unit_name(unit: Unit) -> str:
-    return " + ".join(node.name for node in unit)
 
 
 class _Dispatch:
@@ -338,7 +329,7 @@ class _Dispatch:
             self.runs.update(runs)
             if error is None:
                 self.completed.extend(unit)
-                logger.debug("Completed %s (%d of %d nodes)", _unit_name(unit), len(self.completed), len(self._unit_of))
+                logger.debug("Completed %s (%d of %d nodes)", unit_name(unit), len(self.completed), len(self._unit_of))
                 for node in unit:
                     self._releaser.release_after(node)
                 for child in self._children[unit]:
@@ -346,11 +337,11 @@ class _Dispatch:
                     if self._unfinished_parents[child] == 0:
                         ready.append(child)
             else:
-                # The nodes of the unit that ran before the failing one did complete.
-                done = [node for node in unit if node.name in runs][:-1] if runs else []
-                self.completed.extend(done)
-                failed = next((node for node in unit if node.name in runs and node not in done), unit[0])
-                self.failures[failed] = error
+                # The nodes of the unit ran in order: the last one with a record failed, those before
+                # it completed (no record at all: the task failed around its nodes, e.g. timed out).
+                ran = [node for node in unit if node.name in runs]
+                self.completed.extend(ran[:-1])
+                self.failures[ran[-1] if ran else unit[0]] = error
             # One count for each child it starts, minus its own, in one step: no other thread
             # can see zero in between and end the run early.
             self._in_flight += len(ready) - 1
