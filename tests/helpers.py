@@ -20,11 +20,43 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 DEV_BIN = Path(sys.executable).parent
 
 
+def template_files() -> list[str]:
+    """The template as a clone of this repository holds it: tracked files and new, unignored ones."""
+    listing = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return [name for name in listing.split("\0") if name and (TEMPLATE / name).is_file()]
+
+
+def copy_template(destination: Path) -> Path:
+    """Copy what git would give a user (no caches, no local leftovers) to `destination`."""
+    for name in template_files():
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(TEMPLATE / name, target)
+    return destination
+
+
+_CLEAN_TEMPLATE: list[Path] = []
+
+
+def clean_template() -> Path:
+    """One copy of the template per test session, made from what git tracks, to bake from."""
+    if not _CLEAN_TEMPLATE:
+        _CLEAN_TEMPLATE.append(copy_template(Path(tempfile.mkdtemp(prefix="kps-template-")) / "kedro-prefect-starter"))
+    return _CLEAN_TEMPLATE[0]
+
+
 def bake(output_dir: Path, **answers: object) -> Path:
-    """Generate a project with cookiecutter's API, no prompts; return its folder."""
+    """Generate a project with cookiecutter's API from the git-tracked template, no prompts."""
     return Path(
         cookiecutter(
-            str(TEMPLATE),
+            str(clean_template()),
             no_input=True,
             extra_context=dict(answers),
             output_dir=str(output_dir),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import bake
+from tests.helpers import TEMPLATE, bake
 
 # Every file a project contains; {pkg} is the python_package answer.
 EXPECTED_FILES = """
@@ -29,6 +29,29 @@ data/03_primary/.gitkeep
 data/08_reporting/.gitkeep
 pyproject.toml
 register_prefect_flow.py
+src/kedro_prefect/__init__.py
+src/kedro_prefect/__main__.py
+src/kedro_prefect/cli.py
+src/kedro_prefect/config.py
+src/kedro_prefect/execution/__init__.py
+src/kedro_prefect/execution/dask.py
+src/kedro_prefect/execution/flow.py
+src/kedro_prefect/execution/logs.py
+src/kedro_prefect/execution/memory_datasets.py
+src/kedro_prefect/execution/runner.py
+src/kedro_prefect/execution/scheduler.py
+src/kedro_prefect/execution/selection.py
+src/kedro_prefect/execution/summary.py
+src/kedro_prefect/execution/threads.py
+src/kedro_prefect/operations/__init__.py
+src/kedro_prefect/operations/crashes.py
+src/kedro_prefect/operations/deploy.py
+src/kedro_prefect/operations/pools.py
+src/kedro_prefect/operations/processes.py
+src/kedro_prefect/operations/server.py
+src/kedro_prefect/operations/trigger.py
+src/kedro_prefect/options.py
+src/kedro_prefect/project.py
 src/{pkg}/__init__.py
 src/{pkg}/__main__.py
 src/{pkg}/pipeline_registry.py
@@ -39,27 +62,12 @@ src/{pkg}/pipelines/data_processing/pipeline.py
 src/{pkg}/pipelines/reporting/__init__.py
 src/{pkg}/pipelines/reporting/nodes.py
 src/{pkg}/pipelines/reporting/pipeline.py
-src/{pkg}/prefect_flow/__init__.py
-src/{pkg}/prefect_flow/config.py
-src/{pkg}/prefect_flow/crashes.py
-src/{pkg}/prefect_flow/dask_execution.py
-src/{pkg}/prefect_flow/flow.py
-src/{pkg}/prefect_flow/logs.py
-src/{pkg}/prefect_flow/memory_datasets.py
-src/{pkg}/prefect_flow/pool_limit.py
-src/{pkg}/prefect_flow/runner.py
-src/{pkg}/prefect_flow/server.py
-src/{pkg}/prefect_flow/stack.py
-src/{pkg}/prefect_flow/trigger.py
 src/{pkg}/settings.py
 tests/__init__.py
-tests/conftest.py
 tests/pipelines/__init__.py
 tests/pipelines/test_data_processing.py
 tests/pipelines/test_reporting.py
-tests/test_config.py
-tests/test_flow.py
-tests/test_memory_datasets.py
+tests/test_deploy.py
 """.split()
 
 # (answers, expected repo_name, expected python_package)
@@ -110,13 +118,33 @@ def test_nothing_left_unrendered(baked):
         assert "{{" not in text and "{%" not in text and "cookiecutter" not in text, path
 
 
-def test_makefile_rendered_and_uses_answers(baked):
-    project, answers, _, package = baked
-    makefile = (project / "Makefile").read_text()
-    assert makefile.startswith("# ")
-    assert f"PACKAGE := {package}\n" in makefile
-    assert f"WORK_POOL ?= {answers.get('work_pool_name', project.name + '-pool')}\n" in makefile
-    assert f"WORK_QUEUE ?= {answers.get('work_queue_name', 'default')}\n" in makefile
+def test_answers_reach_pyproject_and_the_makefile_holds_none(baked):
+    project, answers, repo_name, package = baked
+    prefect = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["kedro_prefect"]
+    assert prefect == {
+        "flow_name": repo_name,
+        "work_pool": answers.get("work_pool_name", f"{repo_name}-pool"),
+        "work_queue": answers.get("work_queue_name", "default"),
+    }
+    # The Makefile is the same in every project, so it can be copied into any Kedro project.
+    assert (project / "Makefile").read_bytes() == (TEMPLATE / "{{cookiecutter.repo_name}}" / "Makefile").read_bytes()
+
+
+def test_prefect_layer_is_byte_identical_to_the_template_and_the_user_package_holds_kedro_code(baked):
+    project, _, _, package = baked
+    source = TEMPLATE / "{{cookiecutter.repo_name}}" / "src" / "kedro_prefect"
+    baked_layer = project / "src" / "kedro_prefect"
+    files = sorted(path.relative_to(baked_layer) for path in baked_layer.rglob("*") if path.is_file())
+    assert files
+    for relative in files:
+        assert (baked_layer / relative).read_bytes() == (source / relative).read_bytes(), relative
+    user_package = {
+        path.relative_to(project / "src" / package).parts[0] for path in (project / "src" / package).rglob("*.py")
+    }
+    assert user_package == {"__init__.py", "__main__.py", "pipeline_registry.py", "pipelines", "settings.py"}
+    assert (project / "register_prefect_flow.py").read_bytes() == (
+        TEMPLATE / "{{cookiecutter.repo_name}}" / "register_prefect_flow.py"
+    ).read_bytes()
 
 
 def test_telemetry_file_records_the_answer(baked):

@@ -7,7 +7,6 @@ repository with two tags (v1.0.0, then v1.1.0 with a template change) for the up
 from __future__ import annotations
 
 import filecmp
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import yaml
 
 from hooks.kedro_prefect_answers import InvalidAnswer, check_answers
 from scripts import generate_front_doors
-from tests.helpers import DEV_BIN, OUTPUTS, TEMPLATE, Project, bake, project_env, run
+from tests.helpers import DEV_BIN, OUTPUTS, TEMPLATE, Project, bake, copy_template, project_env, run
 from tests.test_answers import BAD_ANSWERS, GOOD
 from tests.test_bake import EXPECTED_FILES, MATRIX, all_files
 
@@ -31,20 +30,6 @@ USER_TOP_N = "top_n: ${runtime_params:top_n, 25}"
 def git(*args: str, cwd: Path) -> str:
     command = ["git", "-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid", *args]
     return run(command, cwd=cwd, timeout=60).stdout
-
-
-def template_files() -> list[str]:
-    """The template as a clone of this repository holds it: tracked files and new, unignored ones."""
-    listing = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=TEMPLATE).stdout
-    return [name for name in listing.split("\0") if name and (TEMPLATE / name).is_file()]
-
-
-def copy_template(destination: Path) -> Path:
-    for name in template_files():
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(TEMPLATE / name, target)
-    return destination
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +205,8 @@ def test_copier_at_a_terminal_shows_the_message_and_asks_again(tmp_path, templat
 
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
     assert "Invalid project_name 'x'" in text  # the terminal's width cuts the rest of the line
-    assert (destination / "src" / "terminal_project" / "prefect_flow" / "flow.py").is_file()
+    assert (destination / "src" / "terminal_project" / "pipeline_registry.py").is_file()
+    assert (destination / "src" / "kedro_prefect" / "execution" / "flow.py").is_file()
 
 
 # --- copier update ---------------------------------------------------------------------------
@@ -321,7 +307,8 @@ def test_kedro_new_asks_the_prompts_of_prompts_yml(tmp_path, template_dir):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "project name (human readable)" in result.stdout.lower()  # Kedro title-cases it
     project = tmp_path / "comet-tail-survey"
-    assert (project / "src" / "comet_tail_survey" / "prefect_flow" / "flow.py").is_file()
+    assert (project / "src" / "comet_tail_survey" / "pipeline_registry.py").is_file()
+    assert (project / "src" / "kedro_prefect" / "execution" / "flow.py").is_file()
     # Without --telemetry the template's own answer applies: no consent, so Kedro never asks.
     assert yaml.safe_load((project / ".telemetry").read_text()) == {"consent": False}
 

@@ -14,8 +14,4 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration""
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # conf/<env>/prefect.yml: task options and deployments (see prefect_flow/config.py). "soft"
-    # merges nested keys, so conf/local/prefect.yml can change one value of conf/base's.
-    "config_patterns": {"prefect": ["prefect*", "prefect*/**"]},
-    "merge_strategy": {"prefect": "soft"},
 }

@@ -1,7 +1,7 @@
 """Which datasets cannot cross processes, and the three policies: group, persist, refuse.
 
 These run without Dask: the policies decide how a run is cut into tasks before anything is sent
-anywhere. The template's own tests run them on a real Dask cluster.
+anywhere. tests/test_scale_out.py runs them on a real Dask cluster.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 from kedro_datasets.pandas import CSVDataset
-
-from {{ cookiecutter.python_package }}.prefect_flow.config import parse_prefect_config
-from {{ cookiecutter.python_package }}.prefect_flow.memory_datasets import (
+from kedro_prefect.config import parse_prefect_config
+from kedro_prefect.execution.memory_datasets import (
     MemoryDatasetsError,
     describe_policy,
     group_by_memory,
@@ -121,16 +120,5 @@ def test_nothing_in_memory_means_one_task_per_node_whatever_the_policy(tmp_path)
         assert describe_policy(chain_with_branch(), catalog, policy) is None
 
 
-def test_example_pipeline_is_grouped_by_default(in_project):
-    from kedro.framework.session import KedroSession
-
-    from {{ cookiecutter.python_package }}.prefect_flow.flow import selected_pipeline
-
+def test_group_is_the_default_policy():
     assert parse_prefect_config({}).execution.dask.memory_datasets == "group"
-    with KedroSession.create(project_path=in_project) as session:
-        catalog = session.load_context().catalog
-    line = describe_policy(selected_pipeline("__default__", {}), catalog, "group")
-    assert line == (
-        "nodes joined by in-memory datasets (cleaned_customers, cleaned_orders) run as one task each: "
-        "clean_customers + clean_orders + build_order_table"
-    )

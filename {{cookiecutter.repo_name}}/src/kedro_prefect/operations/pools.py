@@ -1,4 +1,6 @@
-"""At most ``POOL_LIMIT`` flow runs of a work pool at once, however many workers serve it.
+"""Work pools and queues: created when missing, and held to ``POOL_LIMIT`` flow runs at once.
+
+At most ``POOL_LIMIT`` flow runs of a work pool at once, however many workers serve it.
 
 Prefect's own pool limit is checked when a worker asks for work: two workers asking at the same
 moment can both take the last free slot (measured here: 4 runs at once under a limit of 3 with
@@ -13,14 +15,67 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import click
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
     GlobalConcurrencyLimitUpdate,
+    WorkPoolCreate,
     WorkPoolUpdate,
 )
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+
+def default_job_template(pool_type: str) -> dict[str, Any]:
+    """The base job template of an installed worker type (process ships with Prefect)."""
+    from prefect.workers.base import BaseWorker
+
+    worker_class = BaseWorker.get_worker_class_from_type(pool_type)
+    if worker_class is None:
+        raise click.ClickException(
+            f"Work pool type '{pool_type}' needs its worker package where `make agent` runs "
+            f"(prefect-docker for docker, prefect-kubernetes for kubernetes): pip install prefect-{pool_type}. "
+            "Or use the default: WORK_POOL_TYPE=process."
+        )
+    return worker_class.get_default_base_job_template()
+
+
+def ensure_work_pool(pool: str, queue: str, pool_type: str = "process") -> None:
+    """Create the work pool and its queue when missing; leave existing ones untouched."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            try:
+                client.create_work_pool(
+                    WorkPoolCreate(name=pool, type=pool_type, base_job_template=default_job_template(pool_type))
+                )
+                click.echo(f"Created work pool '{pool}' (type {pool_type})")
+            except ObjectAlreadyExists:
+                pass
+        try:
+            client.read_work_queue_by_name(queue, work_pool_name=pool)
+        except ObjectNotFound:
+            try:
+                client.create_work_queue(name=queue, work_pool_name=pool)
+                click.echo(f"Created work queue '{queue}' in pool '{pool}'")
+            except ObjectAlreadyExists:
+                pass
+
+
+def require_work_pools(names: set[str]) -> None:
+    """Stop with one line when a deployment's work pool does not exist yet."""
+    with get_client(sync_client=True) as client:
+        for name in sorted(names):
+            try:
+                client.read_work_pool(name)
+            except ObjectNotFound:
+                raise click.ClickException(
+                    f"Work pool '{name}' does not exist on the server. Create it with `make agent` "
+                    f"(or `prefect work-pool create {name} --type process`), then deploy again."
+                ) from None
 
 
 def limit_name(pool: str) -> str:

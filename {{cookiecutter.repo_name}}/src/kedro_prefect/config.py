@@ -21,31 +21,12 @@ from pydantic import (
     model_validator,
 )
 
+from .options import InvalidRunOptions, RunOptions, TaskRunnerName
+from .project import NAME_PATTERN
+
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-
-# Parameters of the flow a deployment may set (see flow.kedro_pipeline).
-FLOW_PARAMETERS = frozenset(
-    {
-        "pipeline_name",
-        "env",
-        "tags",
-        "node_names",
-        "from_nodes",
-        "to_nodes",
-        "from_inputs",
-        "to_outputs",
-        "namespaces",
-        "runtime_params",
-        "max_workers",
-        "task_runner",
-        "dask_address",
-    }
-)
-
-TaskRunnerName = Literal["threads", "dask"]
 MemoryPolicy = Literal["group", "persist", "refuse"]
 
 
@@ -159,17 +140,21 @@ class DeploymentConfig(_Strict):
     @field_validator("parameters")
     @classmethod
     def _known_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(value) - FLOW_PARAMETERS)
-        if unknown:
-            raise ValueError(f"unknown flow parameter(s) {unknown}; known: {sorted(FLOW_PARAMETERS)}")
+        """Checked by the flow's own model of its parameters, so deploying fails where a run would."""
         if {"pipeline_name", "env"} & value.keys():
             raise ValueError("set the pipeline and env with the entry's 'pipeline' and 'env' keys")
-        if value.get("task_runner") not in (None, "threads", "dask"):
-            raise ValueError(f"task_runner must be 'threads' or 'dask', not {value['task_runner']!r}")
+        try:
+            RunOptions.parse(value, source="parameters")
+        except InvalidRunOptions as error:
+            raise ValueError(str(error)) from None
         return value
 
     def flow_parameters(self) -> dict[str, Any]:
+        """The parameters the deployment stores: its pipeline and env, and the options it sets."""
         return {"pipeline_name": self.pipeline, "env": self.env, **self.parameters}
+
+    def run_options(self) -> RunOptions:
+        return RunOptions.parse(self.flow_parameters(), source=f"deployment '{self.name}'")
 
 
 class PrefectConfig(_Strict):
@@ -235,15 +220,23 @@ def check_env(project_path: Path, env: str | None) -> None:
         )
 
 
+PREFECT_PATTERNS = ["prefect*", "prefect*/**"]
+
+
 def load_prefect_config(project_path: Path, env: str | None = None) -> PrefectConfig:
-    """Read prefect.yml for ``env`` with the project's own config loader settings."""
+    """Read prefect.yml for ``env`` with the project's own config loader settings.
+
+    The ``prefect`` config pattern and its "soft" merge (``conf/local/prefect.yml`` may change one
+    nested value of ``conf/base``'s) are added here, so a project's settings.py needs no edit.
+    """
     from kedro.config import MissingConfigException
     from kedro.framework.project import settings
 
     check_env(project_path, env)
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(project_path / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
-    )
+    arguments = dict(settings.CONFIG_LOADER_ARGS)
+    arguments["config_patterns"] = {"prefect": PREFECT_PATTERNS, **arguments.get("config_patterns", {})}
+    arguments["merge_strategy"] = {"prefect": "soft", **arguments.get("merge_strategy", {})}
+    loader = settings.CONFIG_LOADER_CLASS(conf_source=str(project_path / settings.CONF_SOURCE), env=env, **arguments)
     try:
         raw = loader["prefect"]
     except MissingConfigException:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 import httpx
 from prefect.settings import get_current_settings
@@ -78,3 +81,15 @@ def warn_if_exposed(host: str) -> None:
         fg="yellow",
         err=True,
     )
+
+
+@contextmanager
+def with_api_url(default: str) -> Iterator[None]:
+    """Clients use ``default`` unless PREFECT_API_URL names a server already (the Makefile sets it)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if get_current_settings().api.url:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_API_URL: default}):
+        yield

@@ -13,17 +13,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from .runner import Unit, unit_name
+
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
 
-    from .config import MemoryPolicy
+    from ..config import MemoryPolicy
 
 logger = logging.getLogger(__name__)
-
-Unit = tuple["Node", ...]
-"""Nodes that run together, in order, as one Prefect task."""
 
 
 class MemoryPlan(NamedTuple):
@@ -99,10 +98,6 @@ def _split(pipeline: Pipeline, catalog: CatalogProtocol, policy: MemoryPolicy) -
     if in_memory and policy == "group":
         return in_memory, group_by_memory(pipeline, set(in_memory))
     return in_memory, [(node,) for node in pipeline.nodes]
-
-
-def unit_name(unit: Unit) -> str:
-    return " + ".join(node.name for node in unit)
 
 
 def _grouped(units: list[Unit]) -> str:

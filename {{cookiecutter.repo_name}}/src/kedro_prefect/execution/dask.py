@@ -1,4 +1,4 @@
-"""Running nodes on a Dask cluster through prefect-dask's ``DaskTaskRunner``.
+"""Nodes on a Dask cluster, through prefect-dask's ``DaskTaskRunner``.
 
 Prefect schedules the tasks and records their states; Dask places them on its workers. What this
 module adds is what Kedro needs there: the project's hooks rebuilt in each worker process (a
@@ -8,18 +8,18 @@ plugin manager does not travel), and the memory-dataset policy applied before an
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .memory_datasets import MemoryPlan, plan_units
+from .memory_datasets import plan_units
+from .runner import ProjectHooks, Unit
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
     from pluggy import PluginManager
 
-    from .config import DaskConfig
+    from ..config import DaskConfig
 
 INSTALL_HINT = "pip install -e '.[dask]'"
 
@@ -28,39 +28,54 @@ class DaskUnavailable(RuntimeError):
     """prefect-dask is not installed; the message says how to install it."""
 
 
-@dataclass(frozen=True)
-class ProjectHooks:
-    """Stands in for the session's hook manager in tasks that run in another process."""
-
-    package_name: str
-
-    def manager(self) -> PluginManager:
-        return _project_hook_manager(self.package_name)
-
-
 @functools.cache
-def _project_hook_manager(package_name: str) -> PluginManager:
+def project_hook_manager(package_name: str) -> PluginManager:
     """The hooks ``KedroSession`` would register (settings.HOOKS and plugins), once per process."""
     from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks, _register_hooks_entry_points
     from kedro.framework.project import configure_project, settings
 
-    configure_project(package_name)
+    configure_project(package_name, preserve_logging=True)
     manager = _create_hook_manager()
     _register_hooks(manager, settings.HOOKS)
     _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
     return manager
 
 
-@dataclass(frozen=True)
 class DaskExecution:
-    """Everything a run on Dask needs: where the cluster is and how to treat in-memory datasets."""
+    """Tasks on the scheduler at ``config.address``, else on a local cluster started for the run."""
 
-    config: DaskConfig
-    project_path: Path
-    package_name: str
+    in_process = False
 
-    def task_runner(self) -> Any:
-        """prefect-dask's runner: the scheduler at ``address``, else a local cluster for this run."""
+    def __init__(self, config: DaskConfig, project_path: Path, package_name: str) -> None:
+        self.config = config
+        self.project_path = project_path
+        self.package_name = package_name
+        self._persisted_in: str | None = None
+
+    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None) -> list[Unit]:
+        """Tasks for the run, after grouping, persisting or refusing its in-memory datasets.
+
+        Persisted datasets go to a folder named after the flow run, so concurrent runs never
+        share a file.
+        """
+        from prefect.runtime import flow_run
+
+        plan = plan_units(
+            pipeline,
+            catalog,
+            self.config.memory_datasets,
+            persist_location=self.config.persist_location,
+            project_path=self.project_path,
+            run_id=flow_run.id or run_id,
+        )
+        self._persisted_in = plan.persisted_in
+        return plan.units
+
+    def task_runner(self, max_workers: int) -> Any:
+        """prefect-dask's runner: the scheduler at ``address``, else a local cluster for this run.
+
+        ``max_workers`` is held by the runner's scheduler, which never has more units in flight.
+        """
         runner_class = dask_task_runner_class()
         if self.config.address:
             return runner_class(address=self.config.address)
@@ -73,34 +88,18 @@ class DaskExecution:
             }
         )
 
-    def plan(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None) -> MemoryPlan:
-        """Tasks for the run, after grouping, persisting or refusing its in-memory datasets.
+    def hooks(self, hook_manager: PluginManager | None) -> ProjectHooks:
+        return ProjectHooks(self.package_name, project_hook_manager)
 
-        Persisted datasets go to a folder named after the flow run, so concurrent runs never
-        share a file.
-        """
-        from prefect.runtime import flow_run
-
-        return plan_units(
-            pipeline,
-            catalog,
-            self.config.memory_datasets,
-            persist_location=self.config.persist_location,
-            project_path=self.project_path,
-            run_id=flow_run.id or run_id,
-        )
-
-    @staticmethod
-    def remove_persisted(folder: str) -> None:
+    def after_run(self, completed: bool) -> None:
         """Delete a completed run's intermediate pickles; a failed run keeps them for inspection."""
+        if not (completed and self._persisted_in):
+            return
         from fsspec.core import url_to_fs
 
-        filesystem, path = url_to_fs(folder)
+        filesystem, path = url_to_fs(self._persisted_in)
         if filesystem.exists(path):
             filesystem.rm(path, recursive=True)
-
-    def hooks(self) -> ProjectHooks:
-        return ProjectHooks(self.package_name)
 
 
 def dask_task_runner_class() -> Any:

@@ -13,7 +13,7 @@ import click
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-from . import FLOW_NAME
+from ..options import InvalidRunOptions, RunOptions
 from .server import require_server, ui_url
 
 
@@ -31,28 +31,18 @@ def parse_params(params_json: str | None) -> dict | None:
         raise click.ClickException(
             f"--params must be a JSON object of flow parameters, not {type(parameters).__name__}"
         )
+    try:  # the flow's own model of its parameters: refused here, before a run exists
+        RunOptions.parse(parameters, source="--params")
+    except InvalidRunOptions as error:
+        raise click.ClickException(str(error)) from None
     return parameters
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-d", "--deployment", default="default", show_default=True, help="Deployment name (or FLOW/DEPLOYMENT).")
-@click.option(
-    "--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait for the run."
-)
-@click.option(
-    "--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
-)
-@click.option(
-    "--params",
-    "params_json",
-    default=None,
-    help='Flow parameters for this run as a JSON object, e.g. \'{"tags": ["cleaning"], "max_workers": 2}\'.',
-)
-def main(deployment: str, timeout: int, poll: float, params_json: str | None) -> None:
-    """Run a deployment of this project's flow and wait for its final state."""
+def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: int, poll: float) -> None:
+    """Run a deployment of the project's flow and wait for its final state; fail unless it Completed."""
     parameters = parse_params(params_json)
     api = require_server()
-    full_name = deployment if "/" in deployment else f"{FLOW_NAME}/{deployment}"
+    full_name = deployment if "/" in deployment else f"{flow_name}/{deployment}"
     with get_client(sync_client=True) as client:
         try:
             registered = client.read_deployment_by_name(full_name)
@@ -88,7 +78,3 @@ def main(deployment: str, timeout: int, poll: float, params_json: str | None) ->
     if not state.is_completed():
         raise click.ClickException(f"Flow run {flow_run.id} ended {state.name}: {state.message}")
     click.echo(f"  {state.name}")
-
-
-if __name__ == "__main__":
-    main()

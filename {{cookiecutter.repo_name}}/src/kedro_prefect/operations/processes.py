@@ -1,4 +1,4 @@
-"""A local Prefect server and worker for this project: ``make agent``, ``make up``, ``make down``.
+"""The Prefect server and worker processes: ``kedro prefect server | agent | up | down``.
 
 Processes started in the background are tracked by PID files under the state folder
 (``PREFECT_HOME``, the project's ``.prefect/`` by default) and stopped by those PIDs only.
@@ -17,11 +17,9 @@ from pathlib import Path
 
 import click
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from .crashes import ensure_crash_detection
-from .pool_limit import set_pool_limit
+from .pools import ensure_work_pool, set_pool_limit
 from .server import api_url, is_healthy, require_server, ui_url, warn_if_exposed
 
 SERVER_START_TIMEOUT = 90.0
@@ -38,43 +36,6 @@ def state_dir() -> Path:
     path = Path(os.environ.get("PREFECT_HOME") or ".prefect")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def default_job_template(pool_type: str) -> dict:
-    """The base job template of an installed worker type (process ships with Prefect)."""
-    from prefect.workers.base import BaseWorker
-
-    worker_class = BaseWorker.get_worker_class_from_type(pool_type)
-    if worker_class is None:
-        raise click.ClickException(
-            f"Work pool type '{pool_type}' needs its worker package where `make agent` runs "
-            f"(prefect-docker for docker, prefect-kubernetes for kubernetes): pip install prefect-{pool_type}. "
-            "Or use the default: WORK_POOL_TYPE=process."
-        )
-    return worker_class.get_default_base_job_template()
-
-
-def ensure_work_pool(pool: str, queue: str, pool_type: str = "process") -> None:
-    """Create the work pool and its queue when missing; leave existing ones untouched."""
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_work_pool(pool)
-        except ObjectNotFound:
-            try:
-                client.create_work_pool(
-                    WorkPoolCreate(name=pool, type=pool_type, base_job_template=default_job_template(pool_type))
-                )
-                click.echo(f"Created work pool '{pool}' (type {pool_type})")
-            except ObjectAlreadyExists:
-                pass
-        try:
-            client.read_work_queue_by_name(queue, work_pool_name=pool)
-        except ObjectNotFound:
-            try:
-                client.create_work_queue(name=queue, work_pool_name=pool)
-                click.echo(f"Created work queue '{queue}' in pool '{pool}'")
-            except ObjectAlreadyExists:
-                pass
 
 
 def prepare_server(
@@ -198,74 +159,24 @@ def worker_command(pool: str, queue: str, name: str, limit: int) -> list[str]:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
-    """Manage this project's local Prefect server and worker."""
-
-
-pool_option = click.option("--pool", required=True, help="Work pool (type process).")
-queue_option = click.option("--queue", required=True, help="Work queue in the pool.")
-name_option = click.option("--name", required=True, help="Worker name.")
-limit_option = click.option(
-    "--limit", default=4, show_default=True, type=click.IntRange(min=1), help="Flow runs this worker runs at once."
-)
-pool_type_option = click.option(
-    "--pool-type", default="process", show_default=True, help="Work pool type, used when creating the pool."
-)
-pool_limit_option = click.option(
-    "--pool-limit",
-    default=None,
-    type=click.IntRange(min=1),
-    help="Flow runs the whole pool runs at once, over all workers [default: unchanged].",
-)
-crash_option = click.option(
-    "--crash-after",
-    default=90,
-    show_default=True,
-    type=click.IntRange(min=31),
-    help="Seconds without a heartbeat after which a flow run is marked Crashed.",
-)
-
-
-@cli.command()
-@pool_option
-@queue_option
-@name_option
-@limit_option
-@crash_option
-@pool_limit_option
-@pool_type_option
-def agent(
+def run_agent(
     pool: str, queue: str, name: str, limit: int, crash_after: int, pool_limit: int | None, pool_type: str
 ) -> None:
-    """Create the work pool and queue when missing, then run a worker in the foreground."""
+    """Create the work pool and queue when missing, then become the worker (foreground)."""
     prepare_server(pool, queue, crash_after, pool_limit, pool_type)
     command = worker_command(pool, queue, name, limit)
     os.execv(command[0], command)
 
 
-@cli.command()
-@click.option("--host", required=True)
-@click.option("--port", required=True, type=int)
-def server(host: str, port: int) -> None:
-    """Run the Prefect server in the foreground (after warning when it is exposed without auth)."""
+def run_server(host: str, port: int) -> None:
+    """Become the Prefect server (foreground), after warning when it is exposed without auth."""
     warn_if_exposed(host)
     click.echo(f"Database: {database_description()}")
     command = server_command(host, port)
     os.execv(command[0], command)
 
 
-@cli.command()
-@click.option("--host", required=True)
-@click.option("--port", required=True, type=int)
-@pool_option
-@queue_option
-@name_option
-@limit_option
-@crash_option
-@pool_limit_option
-@pool_type_option
-def up(
+def start_stack(
     host: str,
     port: int,
     pool: str,
@@ -316,9 +227,8 @@ def up(
     click.echo(f"Up: UI at {ui_url(api)}, worker polling {pool}/{queue}. Stop with `make down`.")
 
 
-@cli.command()
-def down() -> None:
-    """Stop the worker and server that `up` started (by PID), worker first."""
+def stop_stack() -> None:
+    """Stop the worker and server that ``start_stack`` started (by PID), worker first."""
     folder = state_dir()
     # A worker ignores SIGTERM for a long time but stops cleanly on SIGINT.
     stopped_worker = ManagedProcess("worker", folder).stop(signal.SIGINT)
@@ -329,7 +239,3 @@ def down() -> None:
         )
     else:
         click.echo("Nothing to stop: no server or worker started by `make up` is running")
-
-
-if __name__ == "__main__":
-    cli()

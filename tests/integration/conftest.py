@@ -1,11 +1,11 @@
-"""Shared fixtures: a real Prefect server on a free port, and the project's own folder as cwd."""
+"""The flow against a real Prefect server, in this process: a baked project, bootstrapped as `kedro run`
+does, a throwaway server on a free port, and the project's folder as the working directory."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,14 +18,9 @@ import httpx
 import pytest
 from kedro.framework.hooks import hook_impl
 
-PROJECT_PATH = Path(__file__).resolve().parents[1]
+from tests.helpers import bake, free_port
+
 SERVER_START_TIMEOUT = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def flush_prefect_clients() -> None:
@@ -95,12 +90,16 @@ def prefect_settings(prefect_api_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def bootstrapped() -> Path:
-    """Load the project's settings and pipelines registry once, as `kedro run` does."""
+def bootstrapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A baked example project, its settings and pipeline registry loaded once, as `kedro run` does.
+
+    Its own copy of `kedro_prefect` is byte-identical to the template's, which this process imports.
+    """
     from kedro.framework.startup import bootstrap_project
 
-    bootstrap_project(PROJECT_PATH)
-    return PROJECT_PATH
+    project = bake(tmp_path_factory.mktemp("flow-project"), project_name="Flow Tests")
+    bootstrap_project(project)
+    return project
 
 
 @pytest.fixture

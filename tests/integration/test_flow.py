@@ -23,7 +23,7 @@ REPORTING = {"reporting.revenue_by_region", "reporting.monthly_revenue", "report
 
 @pytest.fixture
 def flow_module(in_project, prefect_settings):
-    from {{ cookiecutter.python_package }}.prefect_flow import flow
+    from kedro_prefect.execution import flow
 
     return flow
 
@@ -287,3 +287,42 @@ def test_run_summary_artifact_lists_every_node(flow_module, broken_env):
     assert rows["reporting.revenue_by_region"]["inputs"] == "order_table"
     assert rows["reporting.revenue_by_region"]["outputs"] == "region_revenue"
     assert rows["reporting.revenue_by_region"]["seconds"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"max_workers": "many"}, "flow parameters: parameter 'max_workers': Input should be a valid integer"),
+        ({"tags": "cleaning"}, "flow parameters: parameter 'tags': Input should be a valid list"),
+    ],
+)
+def test_a_wrongly_typed_parameter_fails_the_run_with_one_line(flow_module, record_hooks, parameters, message):
+    hooks = record_hooks()
+    state = flow_module.kedro_pipeline(return_state=True, **parameters)
+    assert state.is_failed()
+    assert "\n" not in state.message
+    assert message in state.message
+    assert hooks.nodes_started == []
+
+
+def test_project_flow_is_named_after_the_project(in_project):
+    from kedro_prefect.execution.flow import project_flow
+
+    assert project_flow.name == "flow-tests"  # [tool.kedro_prefect] flow_name, the repo name
+    assert project_flow.fn is not None
+
+
+def test_example_pipeline_is_grouped_on_dask_by_default(in_project):
+    from kedro_prefect.config import parse_prefect_config
+    from kedro_prefect.execution.memory_datasets import describe_policy
+    from kedro_prefect.execution.selection import selected_pipeline
+    from kedro_prefect.options import RunOptions
+
+    assert parse_prefect_config({}).execution.dask.memory_datasets == "group"
+    with KedroSession.create(project_path=in_project) as session:
+        catalog = session.load_context().catalog
+    line = describe_policy(selected_pipeline(RunOptions()), catalog, "group")
+    assert line == (
+        "nodes joined by in-memory datasets (cleaned_customers, cleaned_orders) run as one task each: "
+        "clean_customers + clean_orders + build_order_table"
+    )

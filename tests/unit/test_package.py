@@ -1,0 +1,59 @@
+"""The layer is one plain-Python package: no template syntax, no side effects on import, and the
+same bytes in every generated project (checked against bakes in tests/test_bake.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.unit.conftest import PROJECT_TREE
+
+PACKAGE = PROJECT_TREE / "src" / "kedro_prefect"
+MODULES = sorted(
+    ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    for path in PACKAGE.rglob("*.py")
+    if path.name != "__main__.py"
+)
+
+
+def test_package_has_no_template_syntax():
+    for path in PACKAGE.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            for marker in ("{{", "{%", "{#", "cookiecutter"):
+                assert marker not in text, f"{path.relative_to(PACKAGE)} contains {marker!r}"
+
+
+def test_importing_every_module_outside_a_project_has_no_side_effects(tmp_path):
+    """No module finds, bootstraps or configures a project when imported (here: from an empty folder)."""
+    script = (
+        "import importlib, sys\n"
+        f"for name in {MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "import kedro.framework.project as project\n"
+        "assert project.PACKAGE_NAME is None, project.PACKAGE_NAME\n"
+        "print('ok', len(sys.argv))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={
+            "PYTHONPATH": str(PACKAGE.parent),
+            "PATH": "/usr/bin:/bin",
+            "KEDRO_DISABLE_TELEMETRY": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "ok 1"  # (Kedro itself logs which logging config it uses)
+    assert list(tmp_path.iterdir()) == []  # nothing written either
+
+
+def test_runner_does_not_import_strategy_or_policy_modules():
+    """The runner's core types live with the runner; Dask and memory policies import it, not the reverse."""
+    runner = (PACKAGE / "execution" / "runner.py").read_text()
+    for module in ("dask", "memory_datasets", "threads", "flow"):
+        assert f"from .{module} import" not in runner, module

@@ -1,0 +1,186 @@
+"""``kedro prefect ...``: the commands of the Prefect layer, as a Kedro project plugin.
+
+Registered through the ``kedro.project_commands`` entry point (as ``kedro airflow`` and ``kedro
+dagster`` are); ``python -m kedro_prefect`` runs the same group without Kedro's CLI start-up, which
+is what the Makefile calls, and ``register_prefect_flow.py`` is ``deploy``.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import click
+
+from .project import KedroProject, ProjectError, current_project
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def project_or_exit() -> KedroProject:
+    try:
+        return current_project()
+    except ProjectError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def optional(name: str, *flags: str, **kwargs) -> click.Option:
+    """An option whose absence means "as prefect.yml (or pyproject.toml) says"."""
+    return click.option(*flags, name, default=None, **kwargs)
+
+
+def worker_options(command):
+    """The options of every command that starts a worker (`agent`, `up`)."""
+    for option in reversed(
+        [
+            optional("pool", "--pool", help="Work pool [pyproject's tool.kedro_prefect.work_pool, else <flow>-pool]."),
+            optional("queue", "--queue", help="Work queue in the pool [tool.kedro_prefect.work_queue, else default]."),
+            optional("name", "--name", help="Worker name [<pool>-<hostname>]."),
+            click.option(
+                "--limit",
+                default=4,
+                show_default=True,
+                type=click.IntRange(min=1),
+                help="Flow runs this worker runs at once.",
+            ),
+            click.option(
+                "--crash-after",
+                default=90,
+                show_default=True,
+                type=click.IntRange(min=31),
+                help="Seconds without a heartbeat after which a flow run is marked Crashed.",
+            ),
+            optional(
+                "pool_limit",
+                "--pool-limit",
+                type=click.IntRange(min=1),
+                help="Flow runs the whole pool runs at once, over all workers [unchanged].",
+            ),
+            click.option(
+                "--pool-type", default="process", show_default=True, help="Work pool type, used when creating the pool."
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _worker_arguments(project: KedroProject, pool, queue, name) -> tuple[str, str, str]:
+    pool = pool or project.work_pool
+    return pool, queue or project.work_queue, name or f"{pool}-{socket.gethostname()}"
+
+
+@click.group(name="prefect", context_settings=CONTEXT)
+def prefect() -> None:
+    """Deploy and run this Kedro project on a self-hosted Prefect server."""
+
+
+@prefect.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to.")
+@click.option("--port", default=4200, show_default=True, type=int, help="Server port.")
+def server(host: str, port: int) -> None:
+    """Run the Prefect server in the foreground."""
+    from .operations.processes import run_server
+
+    run_server(host, port)
+
+
+@prefect.command()
+@worker_options
+def agent(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
+    """Create the work pool and queue when missing, then run a worker in the foreground."""
+    from .operations.processes import run_agent
+
+    pool, queue, name = _worker_arguments(project_or_exit(), pool, queue, name)
+    run_agent(pool, queue, name, limit, crash_after, pool_limit, pool_type)
+
+
+@prefect.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to.")
+@click.option("--port", default=4200, show_default=True, type=int, help="Server port.")
+@worker_options
+def up(host, port, pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
+    """Start server and worker in the background; return once both are ready."""
+    from .operations.processes import start_stack
+    from .operations.server import with_api_url
+
+    pool, queue, name = _worker_arguments(project_or_exit(), pool, queue, name)
+    with with_api_url(f"http://{host}:{port}/api"):
+        start_stack(host, port, pool, queue, name, limit, crash_after, pool_limit, pool_type)
+
+
+@prefect.command()
+def down() -> None:
+    """Stop the server and worker that `up` started."""
+    from .operations.processes import stop_stack
+
+    stop_stack()
+
+
+@prefect.command(context_settings=CONTEXT)
+@optional("pipeline_name", "-p", "--pipeline", help="Kedro pipeline to run [file, else __default__].")
+@optional("env", "-e", "--env", help="Kedro configuration environment [file, else Kedro's default, 'local'].")
+@optional("deployment_name", "--deployment_name", "--deployment-name", help="Register only this deployment.")
+@optional("work_pool_name", "--work_pool_name", "--work-pool-name", help="Work pool [file, else the project's].")
+@optional("work_queue_name", "--work_queue_name", "--work-queue-name", help="Work queue [file, else the project's].")
+@optional("version", "--version", help="Version label shown on the deployment.")
+@optional(
+    "task_runner",
+    "--task-runner",
+    type=click.Choice(["threads", "dask"]),
+    help="Where the nodes run [file's execution].",
+)
+@optional("dask_address", "--dask-address", help="Dask scheduler, tcp://HOST:PORT [file, else a local cluster].")
+def deploy(
+    pipeline_name: str | None,
+    env: str | None,
+    deployment_name: str | None,
+    work_pool_name: str | None,
+    work_queue_name: str | None,
+    version: str | None,
+    task_runner: str | None,
+    dask_address: str | None,
+) -> None:
+    """Register the deployments of conf/<env>/prefect.yml (or one, or a new one) with Prefect."""
+    from .operations.deploy import deploy as register
+
+    overrides = {
+        "pipeline": pipeline_name,
+        "env": env,
+        "work_pool": work_pool_name,
+        "work_queue": work_queue_name,
+        "version": version,
+    }
+    run_options = {"task_runner": task_runner, "dask_address": dask_address}
+    register(
+        project_or_exit(),
+        deployment_name,
+        {key: value for key, value in overrides.items() if value is not None},
+        {key: value for key, value in run_options.items() if value is not None},
+    )
+
+
+@prefect.command()
+@click.option("-d", "--deployment", default="default", show_default=True, help="Deployment name (or FLOW/DEPLOYMENT).")
+@click.option(
+    "--params",
+    "params_json",
+    default=None,
+    help='Flow parameters for this run as a JSON object, e.g. \'{"tags": ["cleaning"], "max_workers": 2}\'.',
+)
+@click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait.")
+@click.option(
+    "--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
+)
+def run(deployment: str, params_json: str | None, timeout: int, poll: float) -> None:
+    """Trigger a deployment, follow it, and exit 0 only when it Completed."""
+    from .operations.trigger import trigger
+
+    trigger(project_or_exit().flow_name, deployment, params_json, timeout, poll)
+
+
+@click.group(name="Kedro-Prefect")
+def commands() -> None:
+    """Kedro's entry point for project commands: adds `kedro prefect`."""
+
+
+commands.add_command(prefect)

@@ -1,0 +1,1 @@
+"""What runs a pipeline inside a flow run: flow, runner, execution strategies, memory policies, logs, summary."""

@@ -1,0 +1,130 @@
+"""The Prefect flow that runs a Kedro pipeline, one Prefect task per node.
+
+The flow goes through ``KedroSession.run``, so a deployment run behaves like ``kedro run`` with the
+same options: project hooks fire, configuration environments and runtime params apply, filters
+select the same nodes, and the results are the same. Only the runner differs (``PrefectTaskRunner``).
+
+Importing this module touches no project: the project is found (from the working directory, which
+a deployment's pull step sets) and configured when a run starts. Deployments use ``project_flow``,
+the same flow under the project's own name.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.session import KedroSession
+from prefect import Flow, flow
+
+from ..config import DaskConfig, ExecutionConfig, load_prefect_config
+from ..operations.pools import pool_slot
+from ..options import RunOptions
+from ..project import KedroProject, current_project
+from .logs import kedro_logs_to_prefect
+from .runner import ExecutionStrategy, PrefectTaskRunner
+from .selection import selected_pipeline
+from .summary import publish_summary
+from .threads import ThreadsExecution
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+ENTRYPOINT = f"{__name__}.project_flow"
+"""What deployments run: this module's ``project_flow`` (a module path, so any clone location works)."""
+
+
+def configure_kedro(project: KedroProject) -> None:
+    """Load the project's settings and pipeline registry, as ``bootstrap_project`` does, once per process.
+
+    Kedro's logging configuration is not applied again: inside a running flow that would close
+    Prefect's API log handler and stall the run for seconds.
+    """
+    import kedro.framework.project as kedro_project
+
+    if kedro_project.PACKAGE_NAME == project.package_name:
+        return
+    kedro_project.configure_project(project.package_name, preserve_logging=True)
+    package_logger = logging.getLogger(project.package_name)
+    if package_logger.level == logging.NOTSET:  # what Kedro's own project logging would set
+        package_logger.setLevel(logging.INFO)
+
+
+def dask_config(execution: ExecutionConfig, options: RunOptions) -> DaskConfig | None:
+    """The Dask settings when this run uses Dask (by parameter, else by prefect.yml), else None."""
+    if (options.task_runner or execution.task_runner) != "dask":
+        return None
+    if options.dask_address:
+        return execution.dask.model_copy(update={"address": options.dask_address})
+    return execution.dask
+
+
+def execution_strategy(
+    execution: ExecutionConfig, options: RunOptions, project_path: Path, package: str
+) -> ExecutionStrategy:
+    config = dask_config(execution, options)
+    if config is None:
+        return ThreadsExecution()
+    from .dask import DaskExecution, dask_task_runner_class
+
+    dask_task_runner_class()  # prefect-dask missing: say so before the session starts
+    return DaskExecution(config=config, project_path=project_path, package_name=package)
+
+
+def run_pipeline(options: RunOptions) -> None:
+    """One run: check the selection, then ``KedroSession.run`` with the Prefect task runner."""
+    project = current_project()
+    configure_kedro(project)
+    selected_pipeline(options)
+    execution = load_prefect_config(project.path, options.env).execution
+    runner = PrefectTaskRunner(
+        execution_strategy(execution, options, project.path, project.package_name),
+        max_workers=options.max_workers or execution.max_workers,
+        task_options=execution.task_options,
+    )
+    try:
+        with (
+            pool_slot(),
+            kedro_logs_to_prefect(project.package_name),
+            KedroSession.create(
+                project_path=project.path, env=options.env, runtime_params=options.runtime_params
+            ) as session,
+        ):
+            session.run(pipeline_names=[options.pipeline_name], runner=runner, **options.filters())
+    finally:
+        if runner.outcomes:
+            publish_summary(runner.outcomes, project.flow_name)
+
+
+def _kedro_pipeline(**parameters: Any) -> None:
+    # Prefect passes the run's parameters by name; RunOptions turns a bad one into one line,
+    # which ends the run Failed with that message.
+    run_pipeline(RunOptions.parse(parameters))
+
+
+_kedro_pipeline.__signature__ = RunOptions.signature()  # type: ignore[attr-defined]
+_kedro_pipeline.__doc__ = RunOptions.docstring()
+
+# validate_parameters=False: RunOptions validates, with one-line messages instead of pydantic's.
+kedro_pipeline: Flow[..., None] = flow(
+    _kedro_pipeline,
+    name="kedro-pipeline",
+    description="Runs a Kedro pipeline like `kedro run`, one Prefect task per node.",
+    validate_parameters=False,
+)
+
+
+@functools.cache
+def _flow_named(flow_name: str, project_name: str) -> Flow[..., None]:
+    return kedro_pipeline.with_options(
+        name=flow_name, description=f"Runs a Kedro pipeline of {project_name}, one Prefect task per node."
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """``project_flow``: the flow named after the project in the working directory, built on first use."""
+    if name == "project_flow":
+        project = current_project()
+        return _flow_named(project.flow_name, project.project_name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,364 @@
+"""A Kedro runner that runs every node (or group of nodes) as a Prefect task.
+
+``KedroSession.run`` hands this runner the filtered pipeline, the catalog and the session's hook
+manager, so everything ``kedro run`` does still holds (hooks, runtime params, dataset factories,
+versioning); the runner only decides *where* each node runs: in a Prefect task, submitted as soon
+as its parents have finished, with the parents' futures as ``wait_for`` so the Prefect UI draws
+the pipeline's DAG. Where tasks execute (threads in the flow's process, Dask workers) is an
+``ExecutionStrategy``; this module holds the types every strategy shares.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kedro.runner import AbstractRunner
+from kedro.runner import Task as KedroNodeTask
+from kedro.runner.runner import _find_nodes_to_resume_from
+from prefect import tags as prefect_tags
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from .logs import kedro_logs_to_prefect
+from .scheduler import Scheduler, UnitOutcome
+
+if TYPE_CHECKING:
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+    from kedro.pipeline.node import Node
+    from pluggy import PluginManager
+    from prefect.futures import PrefectFuture
+    from prefect.task_runners import TaskRunner
+
+logger = logging.getLogger(__name__)
+
+Unit = tuple["Node", ...]
+"""Nodes that run together, in order, as one Prefect task (most often a single node)."""
+
+TaskOptions = dict[str, Any]
+"""Keyword arguments for ``prefect.Task.with_options`` (retries, timeout_seconds, ...)."""
+
+
+def unit_name(unit: Unit) -> str:
+    """The task run's name: its node's, or its nodes' joined with " + "."""
+    return " + ".join(node.name for node in unit)
+
+
+class NodeFailedError(RuntimeError):
+    """One or more nodes failed; the message names them and how to resume."""
+
+
+class NodeRun(BaseModel):
+    """How long a node's last attempt took, and which process ran it (``host:pid``)."""
+
+    seconds: float
+    process: str
+
+
+class NodeOutcome(BaseModel):
+    """One row of the run summary."""
+
+    node: str
+    state: str
+    seconds: float | None
+    process: str | None = None
+    inputs: list[str]
+    outputs: list[str]
+
+
+class RunRecorder:
+    """Where tasks in the flow's own process record their nodes' runs.
+
+    Returning them as task results would cost every node a trip through Prefect's result handling;
+    only tasks in other processes return them. A plain object rather than a dict: Prefect walks
+    collections passed to a task looking for futures.
+    """
+
+    def __init__(self) -> None:
+        self.runs: dict[str, NodeRun] = {}
+
+
+@dataclass(frozen=True)
+class ProjectHooks:
+    """Stands in for the session's hook manager in tasks that run in another process.
+
+    A plugin manager does not travel between processes; the project's package name does, and the
+    strategy that sends tasks away rebuilds the hooks there from it.
+    """
+
+    package_name: str
+    build: Callable[[str], PluginManager]
+
+    def manager(self) -> PluginManager:
+        return self.build(self.package_name)
+
+
+class ExecutionStrategy(Protocol):
+    """Where a run's tasks execute: one implementation per Prefect task runner."""
+
+    in_process: bool
+    """True when tasks run in the flow's process and can write to a shared ``RunRecorder``."""
+
+    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None) -> list[Unit]:
+        """How the pipeline is cut into tasks, before any node runs (may re-register datasets)."""
+        ...
+
+    def task_runner(self, max_workers: int) -> TaskRunner:
+        """A Prefect task runner for this run."""
+        ...
+
+    def hooks(self, hook_manager: PluginManager | None) -> PluginManager | ProjectHooks | None:
+        """What the tasks fire node and dataset hooks with."""
+        ...
+
+    def after_run(self, completed: bool) -> None:
+        """Clean up once every unit has finished."""
+        ...
+
+
+# The data lives in the Kedro catalog, not in Prefect: nothing is hashed for caching and nothing
+# is persisted as a Prefect result, which keeps the per-node overhead to a few milliseconds.
+# Each task run is named after its node (or its nodes, joined with " + ").
+@task(name="kedro-node", task_run_name="{name}", cache_policy=NO_CACHE, persist_result=False)
+def run_kedro_nodes(
+    name: str,
+    nodes: list[Node],
+    catalog: CatalogProtocol,
+    hooks: PluginManager | ProjectHooks | None,
+    run_id: str | None,
+    is_async: bool,
+    recorder: RunRecorder | None,
+) -> dict[str, NodeRun] | None:
+    """Run nodes in order with Kedro's own node executor, which fires the node and dataset hooks.
+
+    Each node's duration and process go to ``recorder`` in the flow's process, else back as the
+    result. A failure also carries them, up to the failing node, as ``error.kedro_node_runs``.
+    """
+    if isinstance(hooks, ProjectHooks):  # in another process: its hooks and log forwarding are set up here
+        with kedro_logs_to_prefect(hooks.package_name):
+            return _run_nodes(nodes, catalog, hooks.manager(), run_id, is_async, {})
+    _run_nodes(nodes, catalog, hooks, run_id, is_async, recorder.runs if recorder else {})
+    return None
+
+
+def _run_nodes(
+    nodes: list[Node],
+    catalog: CatalogProtocol,
+    hook_manager: PluginManager | None,
+    run_id: str | None,
+    is_async: bool,
+    runs: dict[str, NodeRun],
+) -> dict[str, NodeRun]:
+    process = f"{socket.gethostname()}:{os.getpid()}"
+    for node in nodes:
+        started = time.perf_counter()
+        try:
+            KedroNodeTask(
+                node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id
+            ).execute()
+        except Exception as error:
+            runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
+            error.kedro_node_runs = {n.name: runs[n.name] for n in nodes if n.name in runs}  # type: ignore[attr-defined]
+            raise
+        runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
+    return runs
+
+
+def _no_options(node: Node) -> TaskOptions:
+    return {}
+
+
+class PrefectTaskRunner(AbstractRunner):
+    """Runs each unit of nodes as a Prefect task, in dependency order, at most ``max_workers`` at once.
+
+    When a node fails, nothing downstream of it is submitted, while branches that do not depend on
+    it run to completion (the same as a Prefect or Airflow DAG); the run then raises
+    ``NodeFailedError`` naming the failed nodes and the ``from_nodes`` value that resumes the run.
+    """
+
+    def __init__(
+        self,
+        strategy: ExecutionStrategy,
+        max_workers: int | None = None,
+        is_async: bool = False,
+        task_options: Callable[[Node], TaskOptions] = _no_options,
+    ) -> None:
+        super().__init__(is_async=is_async)
+        self._strategy = strategy
+        self._max_workers = self._validate_max_workers(max_workers)
+        self._task_options = task_options
+        self.outcomes: list[NodeOutcome] = []
+        """Every node of the last run, in pipeline order: final state, duration, inputs, outputs."""
+
+    def _get_executor(self, max_workers: int) -> None:
+        # Prefect's task runner does the executing; Kedro's executor machinery is not used.
+        return None
+
+    def _run(
+        self,
+        pipeline: Pipeline,
+        catalog: CatalogProtocol,
+        hook_manager: PluginManager | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        units = self._strategy.units(pipeline, catalog, run_id)
+        max_in_flight = min(self._max_workers, max(len(units), 1))
+        hooks = self._strategy.hooks(hook_manager)
+        recorder = RunRecorder() if self._strategy.in_process else None
+        tasks = _TasksByOptions(self._task_options)
+        releaser = _DatasetReleaser(pipeline, catalog)
+        with self._strategy.task_runner(max_in_flight) as task_runner:
+
+            def submit(unit: Unit, wait_for: list[PrefectFuture]) -> PrefectFuture:
+                parameters = {
+                    "name": unit_name(unit),
+                    "nodes": list(unit),
+                    "catalog": catalog,
+                    "hooks": hooks,
+                    "run_id": run_id,
+                    "is_async": self._is_async,
+                    "recorder": recorder,
+                }
+                # Tags entered here are copied into the task run's context at submission.
+                with prefect_tags(*sorted(set().union(*(node.tags for node in unit)))):
+                    return task_runner.submit(tasks.for_unit(unit), parameters=parameters, wait_for=wait_for)
+
+            scheduler = Scheduler(
+                pipeline.node_dependencies,
+                units,
+                submit,
+                outcome_reader(results_carry_runs=not self._strategy.in_process),
+                max_in_flight=max_in_flight,
+                on_completed=releaser.release_after,
+                runs=recorder.runs if recorder else None,
+            )
+            scheduler.run()
+
+        self.outcomes = [
+            NodeOutcome(
+                node=node.name,
+                state=scheduler.state_of(node),
+                seconds=scheduler.runs[node.name].seconds if node.name in scheduler.runs else None,
+                process=scheduler.runs[node.name].process if node.name in scheduler.runs else None,
+                inputs=list(node.inputs),
+                outputs=list(node.outputs),
+            )
+            for node in pipeline.nodes
+        ]
+        self._strategy.after_run(completed=not scheduler.failures)
+        if scheduler.failures:
+            raise NodeFailedError(_failure_message(pipeline, scheduler.completed, scheduler.failures, catalog))
+
+
+def outcome_reader(results_carry_runs: bool) -> Callable[[PrefectFuture], UnitOutcome]:
+    """Reads a finished Prefect future as the scheduler needs it.
+
+    Tasks in the flow's process recorded their runs already; reading a result they do not carry
+    would cost every node a trip through Prefect's result handling.
+    """
+
+    def outcome(future: PrefectFuture) -> UnitOutcome:
+        future.wait()  # records the final state on the future; `.state` alone may ask the API
+        state = future.state
+        if state.is_completed():
+            return UnitOutcome(state.name, None, (state.result() or {}) if results_carry_runs else {})
+        error = _exception_of(state)
+        return UnitOutcome(state.name, error, getattr(error, "kedro_node_runs", {}))
+
+    return outcome
+
+
+class _TasksByOptions:
+    """One Prefect task per distinct set of options (retries, timeout...), not one per node.
+
+    Building a Prefect task reads its function's source code (about 2 ms); nodes share the few
+    option sets a project configures, and each task run still carries its node's name and tags.
+    A unit of several nodes takes the most generous options of its nodes: the most retries, the
+    longest delay, and the sum of their time limits (none if any node has none).
+    """
+
+    def __init__(self, task_options: Callable[[Node], TaskOptions]) -> None:
+        self._task_options = task_options
+        self._tasks: dict[tuple, Any] = {}
+
+    def for_unit(self, unit: Unit) -> Any:
+        options = merged_options([self._task_options(node) for node in unit])
+        key = tuple(sorted(options.items()))
+        if key not in self._tasks:
+            self._tasks[key] = run_kedro_nodes.with_options(**options) if options else run_kedro_nodes
+        return self._tasks[key]
+
+
+def merged_options(each: list[TaskOptions]) -> TaskOptions:
+    """Task options for nodes that run as one task: most retries, longest delay, summed timeouts."""
+    if len(each) == 1:
+        return each[0]
+    merged: TaskOptions = {}
+    for key in ("retries", "retry_delay_seconds"):
+        values = [options[key] for options in each if key in options]
+        if values:
+            merged[key] = max(values)
+    if all("timeout_seconds" in options for options in each):
+        merged["timeout_seconds"] = sum(options["timeout_seconds"] for options in each)
+    return merged
+
+
+class _DatasetReleaser:
+    """Releases in-memory data once its last consumer has finished, as Kedro's runners do.
+
+    The pipeline's free inputs and final outputs are computed once up front; Kedro's own helper
+    recomputes them for every node, which turns a 1,000-node run quadratic.
+    """
+
+    def __init__(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+        self._catalog = catalog
+        self._load_counts = Counter(chain.from_iterable(node.inputs for node in pipeline.nodes))
+        self._keep = pipeline.inputs() | pipeline.outputs()
+
+    def release_after(self, unit: Unit) -> None:
+        for node in unit:
+            for dataset in node.inputs:
+                self._load_counts[dataset] -= 1
+                self._release_if_unused(dataset)
+            for dataset in node.outputs:
+                self._release_if_unused(dataset)
+
+    def _release_if_unused(self, dataset: str) -> None:
+        if self._load_counts[dataset] < 1 and dataset not in self._keep:
+            self._catalog.release(dataset)
+
+
+def _exception_of(state: Any) -> BaseException:
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, BaseException):
+        return error
+    return RuntimeError(state.message or f"task ended {state.name}")
+
+
+def _failure_message(
+    pipeline: Pipeline,
+    completed: Iterable[Node],
+    failures: dict[Node, BaseException],
+    catalog: CatalogProtocol,
+) -> str:
+    failed = "; ".join(
+        f"node '{node.name}' failed: {type(error).__name__}: {str(error).rstrip('.')}"
+        for node, error in failures.items()
+    )
+    unfinished = set(pipeline.nodes) - set(completed)
+    # Kedro's own resume logic: walk back from the unfinished nodes to ones whose inputs persist.
+    resume_from = sorted(_find_nodes_to_resume_from(pipeline, unfinished, catalog))
+    return (
+        f"{failed}. {len(unfinished)} of {len(pipeline.nodes)} nodes did not complete. "
+        f"Fix the cause, then resume with from_nodes={resume_from} "
+        f'(kedro run --from-nodes "{",".join(resume_from)}").'
+    )

@@ -1,0 +1,1 @@
+"""What operates Prefect: server and worker processes, pools and queues, crash detection, deploy, trigger."""

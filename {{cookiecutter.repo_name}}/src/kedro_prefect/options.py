@@ -1,0 +1,112 @@
+"""The flow's parameters: one typed model, from which everything else is derived.
+
+``RunOptions`` is the only list of what a run accepts. The flow's signature (and so the form in
+Prefect's UI and the deployment's parameter schema), the validation of ``parameters:`` in
+``prefect.yml``, the check of ``make run PARAMS=...`` and the README's table all come from it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+
+TaskRunnerName = Literal["threads", "dask"]
+
+# What `kedro run` calls each option, for the README table and the docstring the UI shows.
+_KEDRO_RUN = "kedro_run"
+
+
+def _option(default: Any, description: str, kedro_run: str) -> Any:
+    return Field(default=default, description=description, json_schema_extra={_KEDRO_RUN: kedro_run})
+
+
+class InvalidRunOptions(ValueError):
+    """Run options that cannot run: unknown, of the wrong type, or selecting nothing; one line."""
+
+
+class RunOptions(BaseModel):
+    """How one run of the flow runs the Kedro pipeline: the options of ``kedro run``, and where nodes run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline_name: str = _option("__default__", "A pipeline registered in pipeline_registry.py.", "--pipelines")
+    env: str | None = _option(None, "Kedro configuration environment; none: Kedro's default (local).", "--env")
+    tags: list[str] | None = _option(None, "Run only nodes with any of these tags.", "--tags")
+    node_names: list[str] | None = _option(None, "Run only these nodes.", "--nodes")
+    from_nodes: list[str] | None = _option(None, "Run from these nodes downstream.", "--from-nodes")
+    to_nodes: list[str] | None = _option(None, "Run up to these nodes.", "--to-nodes")
+    from_inputs: list[str] | None = _option(None, "Run from the nodes that load these datasets.", "--from-inputs")
+    to_outputs: list[str] | None = _option(None, "Run up to the nodes that save these datasets.", "--to-outputs")
+    namespaces: list[str] | None = _option(None, "Run only nodes in these namespaces.", "--namespaces")
+    runtime_params: dict[str, Any] | None = _option(
+        None, "Values for ${runtime_params:...} in the configuration, e.g. {top_n: 5}.", "--params"
+    )
+    max_workers: PositiveInt | None = _option(
+        None, "Nodes running at once, on every task runner; none: execution.max_workers.", "--runner ThreadRunner"
+    )
+    task_runner: TaskRunnerName | None = _option(
+        None, "threads (in the flow's process) or dask; none: execution.task_runner.", "--runner"
+    )
+    dask_address: str | None = _option(None, "Dask scheduler, tcp://HOST:PORT; none: execution.dask.address.", "(none)")
+
+    def filters(self) -> dict[str, list[str] | None]:
+        """The node filters, as ``KedroSession.run`` takes them."""
+        return {name: getattr(self, name) for name in FILTER_NAMES}
+
+    def given(self) -> dict[str, Any]:
+        """Only the options that were set: what a deployment stores as its parameters."""
+        return self.model_dump(exclude_unset=True)
+
+    @classmethod
+    def parse(cls, parameters: dict[str, Any], source: str = "flow parameters") -> RunOptions:
+        """Validate, turning the first problem into one line that names the parameter."""
+        try:
+            return cls.model_validate(parameters)
+        except ValidationError as error:
+            raise InvalidRunOptions(f"{source}: {describe_error(error)}") from None
+
+    @classmethod
+    def signature(cls) -> inspect.Signature:
+        """The flow function's signature: one keyword parameter per option, typed and defaulted."""
+        return inspect.Signature(
+            [
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=field.default,
+                    annotation=Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation,
+                )
+                for name, field in cls.model_fields.items()
+            ]
+        )
+
+    @classmethod
+    def docstring(cls) -> str:
+        """Google-style ``Args:``, which Prefect shows beside each parameter in the UI."""
+        lines = [f"    {name}: {field.description}" for name, field in cls.model_fields.items()]
+        return "Run a Kedro pipeline like ``kedro run``, one Prefect task per node.\n\nArgs:\n" + "\n".join(lines)
+
+    @classmethod
+    def reference_table(cls) -> str:
+        """The README's table of flow parameters, in Markdown."""
+        rows = ["| parameter | `kedro run` | default | meaning |", "|---|---|---|---|"]
+        for name, field in cls.model_fields.items():
+            kedro_run = (field.json_schema_extra or {}).get(_KEDRO_RUN, "")
+            shown = "—" if kedro_run == "(none)" else f"`{kedro_run}`"
+            rows.append(f"| `{name}` | {shown} | `{field.default}` | {field.description} |")
+        return "\n".join(rows)
+
+
+FILTER_NAMES = ("tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_outputs", "namespaces")
+"""The options that select nodes, as ``kedro run``'s filters do."""
+
+
+def describe_error(error: ValidationError) -> str:
+    """A pydantic error as one line: which parameter, and what is wrong with it."""
+    first = error.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "parameters"
+    if first["type"] == "extra_forbidden":
+        return f"unknown parameter '{name}'; known: {', '.join(RunOptions.model_fields)}"
+    return f"parameter '{name}': {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"

@@ -1,0 +1,73 @@
+"""This project deployed to a real Prefect server and run to Completed: `make test-deploy`.
+
+It starts a throwaway server and worker (own PREFECT_HOME, a free port: a server you have running
+is not touched), registers every deployment of conf/<env>/prefect.yml and runs the first one,
+which writes its outputs to data/ as `kedro run` would. `make test` skips it (marker `deploy`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.deploy
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def kedro_prefect(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`kedro prefect ...`, as the Makefile runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "kedro_prefect", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def prefect_env(tmp_path: Path):
+    """A server and a worker of this project's pool, started for this test and stopped after it."""
+    port = free_port()
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")},
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+    }
+    try:
+        up = kedro_prefect(env, "up", "--port", str(port))
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield env
+    finally:
+        kedro_prefect(env, "down", timeout=120)
+
+
+def test_deployments_register_and_the_first_runs_to_completed(prefect_env):
+    from kedro_prefect.config import load_prefect_config
+
+    deployments = [entry.name for entry in load_prefect_config(PROJECT).deployments]
+
+    deploy = kedro_prefect(prefect_env, "deploy")
+    assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+    for name in deployments:
+        assert f"/{name}' (" in deploy.stdout, f"deployment {name} was not registered:\n{deploy.stdout}"
+
+    run = kedro_prefect(prefect_env, "run", "--deployment", deployments[0], timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[-1].strip() == "Completed"
