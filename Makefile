@@ -12,10 +12,14 @@ IN_DEMO := cd $(DEMO_PROJECT) && env -u VIRTUAL_ENV -u MAKEFLAGS -u MFLAGS -u MA
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint format front-doors bench demo demo-down clean
+.PHONY: help dev test test-unit reliability-report lint format front-doors bench demo demo-down clean
+
+# The Prefect layer's own files, which ruff and pytest read in place (they hold no Jinja).
+LAYER := {{cookiecutter.repo_name}}/src/kedro_prefect {{cookiecutter.repo_name}}/register_prefect_flow.py
+PY_PATHS := hooks tests scripts benchmarks $(LAYER)
 
 help: ## Show this list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 dev: $(TEMPLATE_VENV)/.installed ## Create .venv with the template's tools and the generated project's dependencies
 
@@ -27,14 +31,20 @@ $(TEMPLATE_VENV)/.installed: requirements-dev.txt {{cookiecutter.repo_name}}/pyp
 		-r requirements-dev.txt -r $(TEMPLATE_VENV)/project-requirements.txt
 	touch $@
 
-test: dev ## Run the whole template test suite (bakes projects, starts real Prefect servers)
+test: dev ## Run the whole template test suite, in random order (bakes projects, starts real Prefect servers)
 	$(PYTHON) -m pytest tests
 
-lint: dev ## Check the template's own Python with ruff (the generated project's: see test_end_to_end)
-	$(BIN)/ruff check hooks tests scripts benchmarks && $(BIN)/ruff format --check hooks tests scripts benchmarks
+test-unit: dev ## Unit tests of the Prefect layer, straight from the template tree: no bake, no server (seconds)
+	$(PYTHON) -m pytest tests/unit
+
+reliability-report: dev ## Run the reliability tests and write their figures to the tracked reports/reliability.md
+	RELIABILITY_REPORT=$(CURDIR)/reports/reliability.md $(PYTHON) -m pytest tests/test_reliability.py
+
+lint: dev ## Check the template's Python and the Prefect layer with ruff (the rest of the project: test_end_to_end)
+	$(BIN)/ruff check $(PY_PATHS) && $(BIN)/ruff format --check $(PY_PATHS)
 
 format: dev ## Fix and format the template's Python and, through a bake, the generated project's
-	$(BIN)/ruff check --fix --quiet hooks tests scripts benchmarks; $(BIN)/ruff format --quiet hooks tests scripts benchmarks
+	$(BIN)/ruff check --fix --quiet $(PY_PATHS); $(BIN)/ruff format --quiet $(PY_PATHS)
 	$(PYTHON) scripts/format_template.py
 
 front-doors: dev ## Regenerate copier.yml and prompts.yml from cookiecutter.json

@@ -115,9 +115,11 @@ def kedro_run(pipeline: str, runner) -> None:
 
 
 def main() -> None:
-    package = sys.argv[1]
-    module = importlib.import_module(f"{package}.prefect_flow.flow")  # bootstraps the project
-    ours_phase = PhaseTimer(importlib.import_module(f"{package}.prefect_flow.runner").PrefectTaskRunner)
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(Path.cwd())  # as `kedro run` does, before any flow runs
+    module = importlib.import_module("kedro_prefect.execution.flow")
+    ours_phase = PhaseTimer(importlib.import_module("kedro_prefect.execution.runner").PrefectTaskRunner)
     thread_phase = PhaseTimer(ThreadRunner)
     flow_fn = module.kedro_pipeline
 

@@ -15,7 +15,7 @@ from tests.helpers import OUTPUTS, TEMPLATE, Project, bake, free_port, process_g
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     path = bake(root, project_name="Orbital Freight Ledger", work_pool_name="freight-pool", work_queue_name="nightly")
     baked = Project.installed(path, root / "venv")
@@ -23,14 +23,27 @@ def project(tmp_path_factory):
     baked.make("down", check=False, timeout=120)
 
 
-def test_up_deploy_run_completes_and_writes_outputs(project):
-    up = project.make("up")
-    assert "worker polling freight-pool/nightly" in up.stdout
-    assert (project.path / ".prefect" / "server.pid").is_file()
+@pytest.fixture
+def project(installed):
+    """The project with its server and worker up and the deployments of prefect.yml registered,
+    whatever the tests before this one did (they run in any order)."""
+    up = installed.make("up")
+    if "Server already running" not in up.stdout or read_deployment(installed, "default") is None:
+        installed.make("deploy")
+    installed.up = up
+    return installed
 
-    deploy = project.make("deploy")
+
+def test_up_deploy_run_completes_and_writes_outputs(installed):
+    installed.make("down", check=False, timeout=120)
+    up = installed.make("up")
+    assert "worker polling freight-pool/nightly" in up.stdout
+    assert (installed.path / ".prefect" / "server.pid").is_file()
+
+    deploy = installed.make("deploy")
     assert "Registered deployment 'orbital-freight-ledger/default'" in deploy.stdout
     assert "Registered deployment 'orbital-freight-ledger/daily-reports'" in deploy.stdout
+    project = installed
 
     for output in OUTPUTS:
         (project.path / output).unlink(missing_ok=True)
@@ -99,9 +112,39 @@ def test_failing_node_fails_make_run_with_the_node_and_resume_hint(project):
     assert "from_nodes=['reporting.top_customers']" in result.stderr
 
 
+def flow_run_id(result) -> str:
+    return result.stdout.split("/runs/flow-run/")[1].split()[0]
+
+
 def test_run_with_params_applies_kedro_filters(project):
     result = project.make("run", """PARAMS={"tags": ["cleaning"], "max_workers": 2}""", timeout=600)
     assert "Completed" in result.stdout.splitlines()[-1]
+    script = (
+        "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId\n"
+        "with get_client(sync_client=True) as client:\n"
+        "    run = client.read_flow_run(sys.argv[1])\n"
+        "    tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))\n"
+        "print(json.dumps({'parameters': run.parameters, 'tasks': sorted(t.name for t in tasks)}))\n"
+    )
+    ran = project.api(script, flow_run_id(result))
+    assert ran["parameters"]["tags"] == ["cleaning"]
+    assert ran["tasks"] == ["clean_customers", "clean_orders"]  # only the nodes tagged cleaning
+
+
+def test_unknown_parameter_sent_to_the_api_is_refused_by_the_server_with_one_line(project):
+    """The deployment's parameter schema is closed: the UI and the API cannot create a run that would crash."""
+    script = (
+        "from prefect.exceptions import PrefectHTTPStatusError\n"
+        "with get_client(sync_client=True) as client:\n"
+        "    deployment = client.read_deployment_by_name('orbital-freight-ledger/default')\n"
+        "    try:\n"
+        "        client.create_flow_run_from_deployment(deployment.id, parameters={'max_wrokers': 2})\n"
+        "        print(json.dumps('created'))\n"
+        "    except PrefectHTTPStatusError as error:\n"
+        "        print(json.dumps(error.response.json()['detail']))\n"
+    )
+    detail = project.api(script)
+    assert "Additional properties are not allowed ('max_wrokers' was unexpected)" in detail
 
 
 @pytest.mark.parametrize(
@@ -109,7 +152,8 @@ def test_run_with_params_applies_kedro_filters(project):
     [
         ("{not json", "Error: --params is not valid JSON"),
         ('["tags"]', "Error: --params must be a JSON object of flow parameters, not list"),
-        ('{"max_workers": "many"}', "Error: The server refused the run's parameters"),
+        ('{"max_workers": "many"}', "Error: --params: parameter 'max_workers': Input should be a valid integer"),
+        ('{"colour": "red"}', "Error: --params: unknown parameter 'colour'; known: pipeline_name, env, tags"),
     ],
 )
 def test_run_with_bad_params_fails_with_one_clear_line(project, params, message):
@@ -120,6 +164,7 @@ def test_run_with_bad_params_fails_with_one_clear_line(project, params, message)
 
 def test_make_targets_are_idempotent(project):
     assert "Server already running" in project.make("up").stdout
+    assert "Worker already running" in project.make("up").stdout
     assert "Registered deployment" in project.make("deploy").stdout
 
 
@@ -136,20 +181,32 @@ def test_deploy_of_unknown_pipeline_lists_known_ones(project):
     assert "Unknown pipeline 'nope'. Known pipelines: __default__, data_processing, reporting." in result.stderr
 
 
-def test_generated_project_tests_pass(project):
-    result = project.make("test", timeout=900)
-    assert " passed" in result.stdout and " failed" not in result.stdout
+def test_generated_project_tests_are_the_node_tests_and_one_deploy_test(project):
+    fast = project.make("test", timeout=300)
+    summary = fast.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "1 deselected" in summary and "failed" not in summary, summary
+    deploy = project.make("test-deploy", timeout=900)  # its own server and worker on free ports
+    summary = deploy.stdout.strip().splitlines()[-1]
+    assert "1 passed" in summary and "failed" not in summary, summary
 
 
-def test_down_stops_what_up_started(project):
+def test_kedro_prefect_commands_and_the_deploy_script(project):
+    listed = run(["kedro", "prefect", "--help"], cwd=project.path, env=project.env, timeout=120).stdout
+    commands = listed.split("Commands:")[1].split()
+    for command in ("agent", "deploy", "down", "run", "server", "up"):
+        assert command in commands, listed
+    script = run(["python", "register_prefect_flow.py", "--help"], cwd=project.path, env=project.env).stdout
+    for option in ("--pipeline", "--env", "--deployment_name", "--work_pool_name", "--work_queue_name", "--version"):
+        assert option in script, script
+
+
+def test_down_stops_what_up_started_then_deploy_fails_with_one_clear_line(project):
     server_pid = int((project.path / ".prefect" / "server.pid").read_text())
     assert "Stopped worker and server" in project.make("down").stdout
     assert not (project.path / ".prefect" / "server.pid").exists()
     assert process_gone(server_pid)
     assert "Nothing to stop" in project.make("down").stdout
 
-
-def test_deploy_without_server_fails_with_one_clear_line(project):
     result = project.make("deploy", check=False)
     assert result.returncode != 0
     assert f"Cannot reach the Prefect server at http://127.0.0.1:{project.port}/api" in result.stderr
@@ -189,5 +246,6 @@ def test_generated_project_lint_and_help(project):
         "dask-scheduler",
         "dask-worker",
         "test",
+        "test-deploy",
         "lint",
     ]

@@ -84,6 +84,15 @@ class Scale(Project):
         )
         return self.api(script, flow_run_id)
 
+    def task_run_intervals(self, flow_run_id: str) -> list[tuple[float, float]]:
+        script = (
+            "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId\n"
+            "with get_client(sync_client=True) as client:\n"
+            "    tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[sys.argv[1]])))\n"
+            "print(json.dumps([[t.start_time.timestamp(), t.end_time.timestamp()] for t in tasks]))\n"
+        )
+        return [tuple(interval) for interval in self.api(script, flow_run_id)]
+
     def flow_run_logs(self, flow_run_id: str) -> list[str]:
         script = (
             "from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId\n"
@@ -202,6 +211,16 @@ def test_dask_run_spreads_nodes_over_the_cluster_with_the_threaded_outputs(scale
     )
 
 
+def test_max_workers_bounds_concurrent_nodes_on_dask(scale):
+    """Three independent reporting nodes, two Dask workers: with max_workers 1 they run one at a time."""
+    scale.make("deploy", "DEPLOYMENT=on-dask", "TASK_RUNNER=dask", f"DASK_ADDRESS={scale.dask_address}")
+    run = scale.make("run", "DEPLOYMENT=on-dask", 'PARAMS={"max_workers": 1}', timeout=300)
+    assert "Completed" in run.stdout.splitlines()[-1]
+    intervals = scale.task_run_intervals(scale.flow_run_id(run.stdout))
+    assert len(intervals) == 4  # the grouped cleaning task and three reports
+    assert max_overlap(intervals) == 1
+
+
 def test_persist_policy_on_a_local_cluster_runs_one_task_per_node(scale):
     env = scale.path / "conf" / "persist"
     env.mkdir()
@@ -317,9 +336,10 @@ def test_two_workers_share_ten_runs_within_the_pool_limit(scale):
 
 
 def test_server_restart_keeps_the_history_in_postgresql(scale):
+    assert "Completed" in scale.make("run", timeout=300).stdout.splitlines()[-1]  # some history to keep
     count = "select count(*) from flow_run where state_type = 'COMPLETED'"
     before = int(scale.postgres.query(count))
-    assert before >= TEN_RUNS
+    assert before >= 1
     scale.make("down")
     scale.make("up", f"PREFECT_DB_URL={scale.postgres.url}", "WORKER_NAME=worker-a")
     script = (
