@@ -95,7 +95,8 @@ class RunOptions(BaseModel):
         for name, field in cls.model_fields.items():
             kedro_run = (field.json_schema_extra or {}).get(_KEDRO_RUN, "")
             shown = "—" if kedro_run == "(none)" else f"`{kedro_run}`"
-            rows.append(f"| `{name}` | {shown} | `{field.default}` | {field.description} |")
+            default = "none" if field.default is None else f"`{field.default}`"
+            rows.append(f"| `{name}` | {shown} | {default} | {field.description} |")
         return "\n".join(rows)
 
 

@@ -104,3 +104,23 @@ def current_project(start: Path | None = None) -> KedroProject:
     folder) all start in the project, so the working directory is where to look.
     """
     return _project_at(find_project_root((start or Path.cwd()).resolve()))
+
+
+def configure_kedro(package_name: str) -> None:
+    """Load a project's settings and pipeline registry, as ``bootstrap_project`` does, once per process.
+
+    Kedro's logging configuration is not applied again: inside a running flow that would close
+    Prefect's API log handler and stall the run for seconds. The project's and this layer's loggers
+    get the INFO level Kedro's own configuration would give the project's, so their records reach
+    the run, in the flow's process and on Dask workers alike.
+    """
+    import logging
+
+    import kedro.framework.project as kedro_project
+
+    if kedro_project.PACKAGE_NAME != package_name:
+        kedro_project.configure_project(package_name, preserve_logging=True)
+    for name in (package_name, __package__):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)

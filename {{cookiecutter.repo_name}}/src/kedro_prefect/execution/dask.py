@@ -32,9 +32,11 @@ class DaskUnavailable(RuntimeError):
 def project_hook_manager(package_name: str) -> PluginManager:
     """The hooks ``KedroSession`` would register (settings.HOOKS and plugins), once per process."""
     from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks, _register_hooks_entry_points
-    from kedro.framework.project import configure_project, settings
+    from kedro.framework.project import settings
 
-    configure_project(package_name, preserve_logging=True)
+    from ..project import configure_kedro
+
+    configure_kedro(package_name)
     manager = _create_hook_manager()
     _register_hooks(manager, settings.HOOKS)
     _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)

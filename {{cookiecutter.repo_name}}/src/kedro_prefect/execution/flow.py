@@ -12,7 +12,6 @@ the same flow under the project's own name.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.session import KedroSession
@@ -21,7 +20,7 @@ from prefect import Flow, flow
 from ..config import DaskConfig, ExecutionConfig, load_prefect_config
 from ..operations.pools import pool_slot
 from ..options import RunOptions
-from ..project import KedroProject, current_project
+from ..project import configure_kedro, current_project
 from .logs import kedro_logs_to_prefect
 from .runner import ExecutionStrategy, PrefectTaskRunner
 from .selection import selected_pipeline
@@ -33,22 +32,6 @@ if TYPE_CHECKING:
 
 ENTRYPOINT = f"{__name__}.project_flow"
 """What deployments run: this module's ``project_flow`` (a module path, so any clone location works)."""
-
-
-def configure_kedro(project: KedroProject) -> None:
-    """Load the project's settings and pipeline registry, as ``bootstrap_project`` does, once per process.
-
-    Kedro's logging configuration is not applied again: inside a running flow that would close
-    Prefect's API log handler and stall the run for seconds.
-    """
-    import kedro.framework.project as kedro_project
-
-    if kedro_project.PACKAGE_NAME == project.package_name:
-        return
-    kedro_project.configure_project(project.package_name, preserve_logging=True)
-    package_logger = logging.getLogger(project.package_name)
-    if package_logger.level == logging.NOTSET:  # what Kedro's own project logging would set
-        package_logger.setLevel(logging.INFO)
 
 
 def dask_config(execution: ExecutionConfig, options: RunOptions) -> DaskConfig | None:
@@ -75,7 +58,7 @@ def execution_strategy(
 def run_pipeline(options: RunOptions) -> None:
     """One run: check the selection, then ``KedroSession.run`` with the Prefect task runner."""
     project = current_project()
-    configure_kedro(project)
+    configure_kedro(project.package_name)
     selected_pipeline(options)
     execution = load_prefect_config(project.path, options.env).execution
     runner = PrefectTaskRunner(

@@ -11,14 +11,15 @@ from prefect.logging.handlers import APILogHandler
 
 @contextmanager
 def kedro_logs_to_prefect(package_name: str) -> Iterator[None]:
-    """Attach Prefect's API log handler to the ``kedro`` and project loggers while this runs.
+    """Attach Prefect's API log handler to Kedro's, the project's and this layer's loggers while this runs.
 
     Kedro's logging configuration replaces the handlers of the ``kedro`` logger, so Prefect's
     ``PREFECT_LOGGING_EXTRA_LOGGERS`` is not enough. Records emitted inside a task are attached to
     that task run by the handler itself, in the flow's process or on a Dask worker.
     """
     handler = APILogHandler()
-    loggers = [logging.getLogger("kedro"), logging.getLogger(package_name)]
+    layer = __package__.partition(".")[0]  # kedro_prefect: memory policies, pool slots, the runner
+    loggers = [logging.getLogger(name) for name in ("kedro", package_name, layer)]
     for logger in loggers:
         logger.addHandler(handler)
     try:

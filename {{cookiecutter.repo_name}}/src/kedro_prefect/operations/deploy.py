@@ -121,11 +121,12 @@ def deploy(
     run_options: dict[str, Any],
 ) -> None:
     """Validate every selected deployment, then register them all."""
-    from ..execution.flow import ENTRYPOINT, configure_kedro, project_flow
+    from ..execution.flow import ENTRYPOINT, project_flow
     from ..execution.selection import check_pipeline_name
+    from ..project import configure_kedro
 
     api = require_server()
-    configure_kedro(project)
+    configure_kedro(project.package_name)
     try:
         config = load_prefect_config(project.path, overrides.get("env"))
         deployments = selected_deployments(project, config, deployment_name, overrides, run_options)
