@@ -309,7 +309,6 @@ def test_project_flow_is_named_after_the_project(in_project):
     from kedro_prefect.execution.flow import project_flow
 
     assert project_flow.name == "flow-tests"  # [tool.kedro_prefect] flow_name, the repo name
-    assert project_flow.fn is not None
 
 
 def test_example_pipeline_is_grouped_on_dask_by_default(in_project):

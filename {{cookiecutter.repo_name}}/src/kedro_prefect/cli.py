@@ -28,6 +28,10 @@ def optional(name: str, *flags: str, **kwargs) -> click.Option:
     return click.option(*flags, name, default=None, **kwargs)
 
 
+host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to.")
+port_option = click.option("--port", default=4200, show_default=True, type=int, help="Server port.")
+
+
 def worker_options(command):
     """The options of every command that starts a worker (`agent`, `up`)."""
     for option in reversed(
@@ -75,8 +79,8 @@ def prefect() -> None:
 
 
 @prefect.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to.")
-@click.option("--port", default=4200, show_default=True, type=int, help="Server port.")
+@host_option
+@port_option
 def server(host: str, port: int) -> None:
     """Run the Prefect server in the foreground."""
     from .operations.processes import run_server
@@ -95,8 +99,8 @@ def agent(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
 
 
 @prefect.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to.")
-@click.option("--port", default=4200, show_default=True, type=int, help="Server port.")
+@host_option
+@port_option
 @worker_options
 def up(host, port, pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
     """Start server and worker in the background; return once both are ready."""

@@ -55,10 +55,6 @@ class RunOptions(BaseModel):
         """The node filters, as ``KedroSession.run`` takes them."""
         return {name: getattr(self, name) for name in FILTER_NAMES}
 
-    def given(self) -> dict[str, Any]:
-        """Only the options that were set: what a deployment stores as its parameters."""
-        return self.model_dump(exclude_unset=True)
-
     @classmethod
     def parse(cls, parameters: dict[str, Any], source: str = "flow parameters") -> RunOptions:
         """Validate, turning the first problem into one line that names the parameter."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kedro.framework.project import pipelines
 from kedro.pipeline import Pipeline
 
-from ..options import FILTER_NAMES, InvalidRunOptions, RunOptions
+from ..options import InvalidRunOptions, RunOptions
 
 
 def check_pipeline_name(pipeline_name: str) -> None:
@@ -39,6 +39,3 @@ def selected_pipeline(options: RunOptions) -> Pipeline:
         raise InvalidRunOptions(
             f"The filters {given} select no node of pipeline '{options.pipeline_name}': {reason}"
         ) from None
-
-
-__all__ = ["FILTER_NAMES", "check_pipeline_name", "selected_pipeline"]
