@@ -103,7 +103,8 @@ def test_failing_node_fails_make_run_with_the_node_and_resume_hint(project):
     env.mkdir()
     (env / "parameters.yml").write_text("top_n: not-a-number\n")
     (env / "prefect.yml").write_text("execution:\n  tag_overrides:\n    reporting:\n      retries: 0\n")
-    project.make("deploy", "DEPLOYMENT=broken", "PIPELINE=reporting", "ENV=e2e_broken")
+    # The whole pipeline, not only reporting: its inputs must not depend on an earlier test's run.
+    project.make("deploy", "DEPLOYMENT=broken", "ENV=e2e_broken")
 
     result = project.make("run", "DEPLOYMENT=broken", check=False, timeout=600)
     assert result.returncode != 0

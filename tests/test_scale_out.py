@@ -34,6 +34,7 @@ POOL_LIMIT = 3
 TEN_RUNS = 10
 
 # A run long enough for runs to overlap, so that the pool limit has something to hold back.
+# It reads a raw input that ships with the project, so it runs whichever test ran first.
 PAUSE_PIPELINE = '''"""One node that takes a few seconds."""
 
 import time
@@ -41,13 +42,13 @@ import time
 from kedro.pipeline import Node, Pipeline
 
 
-def pause(order_table):
+def pause(orders):
     time.sleep(4)
-    return len(order_table)
+    return len(orders)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([Node(pause, "order_table", "paused_rows", name="pause")])
+    return Pipeline([Node(pause, "orders", "paused_rows", name="pause")])
 '''
 
 
