@@ -35,8 +35,10 @@ src/kedro_prefect/config.py
 src/kedro_prefect/execution/__init__.py
 src/kedro_prefect/execution/dask.py
 src/kedro_prefect/execution/flow.py
+src/kedro_prefect/execution/grouping.py
 src/kedro_prefect/execution/logs.py
 src/kedro_prefect/execution/memory_datasets.py
+src/kedro_prefect/execution/resume.py
 src/kedro_prefect/execution/runner.py
 src/kedro_prefect/execution/scheduler.py
 src/kedro_prefect/execution/selection.py

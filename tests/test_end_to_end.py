@@ -11,13 +11,79 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.helpers import OUTPUTS, TEMPLATE, Project, bake, free_port, process_gone, project_env, run
+from tests.helpers import (
+    OUTPUTS,
+    TEMPLATE,
+    Project,
+    add_pipeline,
+    bake,
+    free_port,
+    process_gone,
+    project_env,
+    run,
+)
+
+# Fails on its first attempt only (a marker file remembers it), as a flaky database would.
+# summarise -> stats (persisted) -> flag -> flags (memory) -> report (fails once); tally is independent.
+FLAKY_PIPELINE = '''"""A pipeline whose report fails on its first attempt only."""
+
+from pathlib import Path
+
+from kedro.pipeline import Node, Pipeline
+
+MARKER = Path("data/02_intermediate/flaky-attempted")
+
+
+def summarise(orders):
+    return orders.describe().reset_index()
+
+
+def flag(stats):
+    return stats.assign(flagged=True)
+
+
+def report(flags):
+    if not MARKER.exists():
+        MARKER.write_text("failed once")
+        raise RuntimeError("the first attempt fails")
+    return flags
+
+
+def tally(orders):
+    return orders.head(1)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(summarise, "orders", "flaky_stats", name="summarise"),
+            Node(flag, "flaky_stats", "flaky_flags", name="flag"),
+            Node(report, "flaky_flags", "flaky_report", name="report"),
+            Node(tally, "orders", "flaky_tally", name="tally"),
+        ]
+    )
+'''
+
+FLAKY_CATALOG = """
+flaky_stats:
+  type: pandas.CSVDataset
+  filepath: data/02_intermediate/flaky_stats.csv
+flaky_report:
+  type: pandas.CSVDataset
+  filepath: data/08_reporting/flaky_report.csv
+flaky_tally:
+  type: pandas.CSVDataset
+  filepath: data/08_reporting/flaky_tally.csv
+"""
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     path = bake(root, project_name="Orbital Freight Ledger", work_pool_name="freight-pool", work_queue_name="nightly")
+    add_pipeline(path, "orbital_freight_ledger", "flaky", FLAKY_PIPELINE)
+    with (path / "conf" / "base" / "catalog.yml").open("a") as catalog:
+        catalog.write(FLAKY_CATALOG)
     baked = Project.installed(path, root / "venv")
     yield baked
     baked.make("down", check=False, timeout=120)
@@ -250,3 +316,44 @@ def test_generated_project_lint_and_help(project):
         "test-deploy",
         "lint",
     ]
+
+
+SUMMARY_ROWS_SCRIPT = (
+    "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId\n"
+    "from prefect.client.schemas.sorting import ArtifactSort\n"
+    "with get_client(sync_client=True) as client:\n"
+    "    f = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]]))\n"
+    "    latest = client.read_artifacts(artifact_filter=f, sort=ArtifactSort.CREATED_DESC, limit=1)[0]\n"
+    "    runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[sys.argv[1]])))\n"
+    "counts = {}\n"
+    "for run in runs:\n"
+    "    counts[run.name] = counts.get(run.name, 0) + 1\n"
+    "print(json.dumps({'rows': json.loads(latest.data), 'task_runs': counts}))\n"
+)
+
+
+def test_make_retry_resumes_a_failed_run_from_the_failed_node(project):
+    marker = project.path / "data" / "02_intermediate" / "flaky-attempted"
+    marker.unlink(missing_ok=True)
+    project.make("deploy", "DEPLOYMENT=flaky", "PIPELINE=flaky")
+    failed = project.make("run", "DEPLOYMENT=flaky", check=False, timeout=600)
+    assert failed.returncode != 0 and "ended Failed" in failed.stderr
+    stats = project.path / "data" / "02_intermediate" / "flaky_stats.csv"
+    written_by_first_attempt = stats.stat().st_mtime_ns
+
+    retried = project.make("retry", f"RUN={flow_run_id(failed)}", timeout=600)
+
+    assert "attempt 2" in retried.stdout
+    assert "Completed" in retried.stdout.splitlines()[-1]
+    script = "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId\n" + SUMMARY_ROWS_SCRIPT
+    found = project.api(script, flow_run_id(failed))
+    states = {row["node"]: row["state"] for row in found["rows"]}
+    assert states == {
+        "summarise": "Skipped (completed in attempt 1)",
+        "tally": "Skipped (completed in attempt 1)",
+        "flag": "Completed",  # reruns: report reads its output from memory
+        "report": "Completed",
+    }
+    assert found["task_runs"] == {"summarise": 1, "tally": 1, "flag": 2, "report": 2}
+    assert stats.stat().st_mtime_ns == written_by_first_attempt
+    assert (project.path / "data" / "08_reporting" / "flaky_report.csv").is_file()

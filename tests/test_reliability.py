@@ -120,6 +120,10 @@ BAD_INPUTS = [
     ("run", ['PARAMS={"runtime_params": "top_n=5"}'], "--params: parameter 'runtime_params'"),
     ("run", ['PARAMS={"tags": ["no-such-tag"]}'], "no node"),
     ("run", ['PARAMS={"pipeline_name": "nope"}'], "Unknown pipeline 'nope'"),
+    ("run", ['PARAMS={"group_by": "tag"}'], "parameter 'group_by': Input should be 'none' or 'namespace'"),
+    ("retry", [], "RUN is missing"),
+    ("retry", ["RUN=last"], "RUN='last' is not a flow run id"),
+    ("retry", ["RUN=00000000-0000-0000-0000-000000000000"], "No flow run 00000000-0000-0000-0000-000000000000"),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -40,6 +41,15 @@ def read_outputs(project: Path) -> dict[str, pd.DataFrame]:
 def remove_outputs(project: Path) -> None:
     for path in OUTPUTS:
         (project / path).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def order_table(in_project) -> Path:
+    """The reporting pipeline's input, made by `kedro run` when no earlier test left it behind."""
+    path = in_project / OUTPUTS[0]
+    if not path.exists():
+        kedro_run(in_project, pipeline_name="data_processing")
+    return path
 
 
 def wait_for(read, ready, timeout: float = 20.0):
@@ -130,7 +140,7 @@ def test_independent_nodes_run_concurrently_and_dependent_ones_do_not(flow_modul
         assert spans["build_order_table"][1] <= spans[report][0]
 
 
-def test_max_workers_one_runs_nodes_one_at_a_time(flow_module, record_hooks):
+def test_max_workers_one_runs_nodes_one_at_a_time(flow_module, record_hooks, order_table):
     hooks = record_hooks(node_delay=0.2)
     state = flow_module.kedro_pipeline(pipeline_name="reporting", max_workers=1, return_state=True)
 
@@ -231,7 +241,7 @@ def test_node_over_its_timeout_fails_the_flow(flow_module, conf_env, record_hook
 
 
 @pytest.fixture
-def broken_env(conf_env):
+def broken_env(conf_env, order_table):
     """A configuration environment in which the top_customers node raises (and is not retried)."""
     no_retries = "execution:\n  tag_overrides:\n    reporting:\n      retries: 0\n"
     return conf_env("test_broken", **{"parameters.yml": "top_n: not-a-number\n", "prefect.yml": no_retries})
@@ -325,3 +335,159 @@ def test_example_pipeline_is_grouped_on_dask_by_default(in_project):
         "nodes joined by in-memory datasets (cleaned_customers, cleaned_orders) run as one task each: "
         "clean_customers + clean_orders + build_order_table"
     )
+
+
+# --- grouping, resuming, and the rest of `kedro run`'s options ----------------------------------
+
+
+def summary_rows(state) -> dict[str, dict]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    artifact_filter = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as client:
+        artifacts = wait_for(
+            lambda: client.read_artifacts(artifact_filter=artifact_filter, sort=ArtifactSort.CREATED_DESC), bool
+        )
+    return {row["node"]: row for row in json.loads(artifacts[0].data)}
+
+
+def task_logs(run) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterTaskRunId
+
+    log_filter = LogFilter(task_run_id=LogFilterTaskRunId(any_=[run.id]))
+    with get_client(sync_client=True) as client:
+        return wait_for(
+            lambda: [log.message for log in client.read_logs(log_filter=log_filter)],
+            lambda messages: any("Completed" in m or "nodes in order" in m for m in messages),
+        )
+
+
+def test_group_by_namespace_runs_one_task_per_namespace_as_kedro_run_would(flow_module, in_project, record_hooks):
+    remove_outputs(in_project)
+    by_kedro = record_hooks()
+    kedro_run(in_project)
+    expected = read_outputs(in_project)
+    remove_outputs(in_project)
+    by_flow = record_hooks()
+
+    state = flow_module.kedro_pipeline(group_by="namespace", return_state=True)
+
+    assert state.is_completed(), state.message
+    for path, frame in read_outputs(in_project).items():
+        pd.testing.assert_frame_equal(frame, expected[path], obj=path)
+    assert by_flow.calls == by_kedro.calls  # every node and dataset hook still fires per node
+    runs = task_runs_of(state, expected=4)
+    assert set(runs) == DATA_PROCESSING | {"reporting"}  # the example's data_processing has no namespace
+    assert {str(edge.id) for edge in runs["reporting"].task_inputs["wait_for"]} == {str(runs["build_order_table"].id)}
+    members = ", ".join(sorted(REPORTING, key=lambda name: by_flow.nodes_started.index(name)))
+    assert f"Task reporting runs 3 nodes in order: {members}" in task_logs(runs["reporting"])
+    rows = summary_rows(state)
+    assert set(rows) == DATA_PROCESSING | REPORTING  # one row per node, with its group
+    assert {rows[name]["task"] for name in REPORTING} == {"reporting"}
+    assert {rows[name]["task"] for name in DATA_PROCESSING} == {None}
+
+
+def test_group_by_comes_from_prefect_yml_and_the_parameter_overrides_it(flow_module, conf_env, order_table):
+    env = conf_env("test_grouped", **{"prefect.yml": "execution:\n  group_by: namespace\n"})
+    grouped = flow_module.kedro_pipeline(pipeline_name="reporting", env=env, return_state=True)
+    assert set(task_runs_of(grouped, expected=1)) == {"reporting"}
+    per_node = flow_module.kedro_pipeline(pipeline_name="reporting", env=env, group_by="none", return_state=True)
+    assert set(task_runs_of(per_node, expected=3)) == REPORTING
+
+
+@pytest.fixture
+def no_task_retries(conf_env) -> str:
+    return conf_env(
+        "test_no_retries", **{"prefect.yml": "execution:\n  tag_overrides:\n    reporting:\n      retries: 0\n"}
+    )
+
+
+def test_a_failed_attempt_retried_reruns_only_what_did_not_complete(
+    flow_module, in_project, record_hooks, no_task_retries
+):
+    # Prefect's own flow retries run the same flow run again with run_count 2, as Retry in the UI does.
+    hooks = record_hooks(fail_once=frozenset({"reporting.top_customers"}))
+    retried = flow_module.kedro_pipeline.with_options(retries=1, retry_delay_seconds=0)
+    remove_outputs(in_project)
+
+    state = retried(env=no_task_retries, return_state=True)
+
+    assert state.is_completed(), state.message
+    first_attempt, second_attempt = hooks.nodes_started[:6], hooks.nodes_started[6:]
+    assert sorted(first_attempt) == sorted(DATA_PROCESSING | REPORTING)
+    assert second_attempt == ["reporting.top_customers"]
+    rows = summary_rows(state)
+    assert rows["reporting.top_customers"]["state"] == "Completed"
+    assert rows["reporting.top_customers"]["attempt"] == 2
+    assert {rows[name]["state"] for name in rows.keys() - {"reporting.top_customers"}} == {
+        "Skipped (completed in attempt 1)"
+    }
+    assert (in_project / OUTPUTS[-1]).exists()
+
+
+def test_resume_false_reruns_every_node(flow_module, in_project, record_hooks, no_task_retries):
+    hooks = record_hooks(fail_once=frozenset({"reporting.top_customers"}))
+    retried = flow_module.kedro_pipeline.with_options(retries=1, retry_delay_seconds=0)
+
+    state = retried(env=no_task_retries, resume=False, return_state=True)
+
+    assert state.is_completed(), state.message
+    assert sorted(hooks.nodes_started) == sorted([*DATA_PROCESSING, *REPORTING] * 2)
+
+
+def test_only_missing_outputs_runs_only_the_nodes_whose_outputs_are_missing(flow_module, in_project):
+    kedro_run(in_project)
+    (in_project / "data/08_reporting/top_customers.csv").unlink()
+
+    state = flow_module.kedro_pipeline(only_missing_outputs=True, return_state=True)
+
+    assert state.is_completed(), state.message
+    assert set(task_runs_of(state, expected=1)) == {"reporting.top_customers"}
+    assert (in_project / "data/08_reporting/top_customers.csv").exists()
+
+
+VERSIONED = """\
+order_table:
+  type: pandas.CSVDataset
+  filepath: data/03_primary/versioned/order_table.csv
+  versioned: true
+  save_args:
+    index: false
+
+region_revenue:
+  type: pandas.CSVDataset
+  filepath: data/08_reporting/versioned/region_revenue.csv
+  save_args:
+    index: false
+"""
+
+
+def test_load_versions_loads_the_version_asked_for(flow_module, in_project, conf_env):
+    env = conf_env("test_versioned", **{"catalog.yml": VERSIONED})
+    folder = in_project / "data/03_primary/versioned/order_table.csv"
+    for _ in range(2):
+        state = flow_module.kedro_pipeline(pipeline_name="data_processing", env=env, return_state=True)
+        assert state.is_completed(), state.message
+    first, latest = sorted(path.name for path in folder.iterdir())
+    table = folder / first / "order_table.csv"
+    rows = table.read_text().splitlines()
+    table.write_text("\n".join(rows[:2]) + "\n")  # the older version keeps one order
+
+    state = flow_module.kedro_pipeline(
+        node_names=["reporting.revenue_by_region"], env=env, load_versions={"order_table": first}, return_state=True
+    )
+
+    assert state.is_completed(), state.message
+    assert len(pd.read_csv(in_project / "data/08_reporting/versioned/region_revenue.csv")) == 1
+    shutil.rmtree(folder.parent)
+
+
+def test_load_versions_of_an_unknown_dataset_fail_the_run_with_one_line(flow_module, record_hooks):
+    hooks = record_hooks()
+    state = flow_module.kedro_pipeline(load_versions={"no_such_table": "2024-01-01T00.00.00.000Z"}, return_state=True)
+    assert state.is_failed()
+    assert "'load_versions' keys [no_such_table] are not found in the catalog" in state.message
+    assert hooks.nodes_started == []

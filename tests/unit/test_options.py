@@ -47,6 +47,19 @@ def test_filters_are_options_of_the_model():
         ({"max_workers": 0}, "flow parameters: parameter 'max_workers': Input should be greater than 0 (got 0)"),
         ({"tags": "cleaning"}, "flow parameters: parameter 'tags': Input should be a valid list (got 'cleaning')"),
         ({"task_runner": "processes"}, "flow parameters: parameter 'task_runner': Input should be 'threads' or 'dask'"),
+        (
+            {"group_by": "tag"},
+            "flow parameters: parameter 'group_by': Input should be 'none' or 'namespace' (got 'tag')",
+        ),
+        ({"load_versions": ["cars"]}, "flow parameters: parameter 'load_versions': Input should be a valid dictionary"),
+        (
+            {"load_versions": {"cars": 3}},
+            "flow parameters: parameter 'load_versions.cars': Input should be a valid string",
+        ),
+        (
+            {"only_missing_outputs": "maybe"},
+            "flow parameters: parameter 'only_missing_outputs': Input should be a valid",
+        ),
     ],
 )
 def test_bad_options_give_one_line_naming_the_parameter(parameters, message):

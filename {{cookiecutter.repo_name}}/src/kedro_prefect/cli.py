@@ -182,6 +182,19 @@ def run(deployment: str, params_json: str | None, timeout: int, poll: float) -> 
     trigger(project_or_exit().flow_name, deployment, params_json, timeout, poll)
 
 
+@prefect.command()
+@click.argument("flow_run_id", metavar="FLOW_RUN_ID")
+@click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait.")
+@click.option(
+    "--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
+)
+def retry(flow_run_id: str, timeout: int, poll: float) -> None:
+    """Retry a finished deployment run, skipping the nodes it completed; exit 0 only when it Completed."""
+    from .operations.trigger import retry as retry_run
+
+    retry_run(flow_run_id, timeout, poll)
+
+
 @click.group(name="Kedro-Prefect")
 def commands() -> None:
     """Kedro's entry point for project commands: adds `kedro prefect`."""

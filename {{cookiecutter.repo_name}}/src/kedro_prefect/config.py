@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from .options import InvalidRunOptions, RunOptions, TaskRunnerName
+from .options import GroupBy, InvalidRunOptions, RunOptions, TaskRunnerName
 from .project import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class ExecutionConfig(_Strict):
 
     max_workers: PositiveInt | None = None
     task_runner: TaskRunnerName = "threads"
+    group_by: GroupBy = "none"
+    """``namespace``: one Prefect task per top-level namespace (Kedro's ``group_nodes_by``)."""
     dask: DaskConfig = DaskConfig()
     task_defaults: TaskSettings = TaskSettings()
     tag_overrides: dict[str, TaskSettings] = {}

@@ -8,11 +8,13 @@ Prefect's UI and the deployment's parameter schema), the validation of ``paramet
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 TaskRunnerName = Literal["threads", "dask"]
+GroupBy = Literal["none", "namespace"]
 
 # What `kedro run` calls each option, for the README table and the docstring the UI shows.
 _KEDRO_RUN = "kedro_run"
@@ -43,6 +45,20 @@ class RunOptions(BaseModel):
     runtime_params: dict[str, Any] | None = _option(
         None, "Values for ${runtime_params:...} in the configuration, e.g. {top_n: 5}.", "--params"
     )
+    load_versions: dict[str, str] | None = _option(
+        None, "Versions of versioned datasets to load, e.g. {cars: 2024-01-01T00.00.00.000Z}.", "--load-versions"
+    )
+    only_missing_outputs: bool = _option(
+        False, "Run only the nodes whose persisted outputs are missing, and what they need.", "--only-missing-outputs"
+    )
+    group_by: GroupBy | None = _option(
+        None,
+        "'namespace': one task per top-level namespace, 'none': one per node; unset: execution.group_by.",
+        "(none)",
+    )
+    resume: bool = _option(
+        True, "When the run is retried, skip the nodes that completed in an earlier attempt.", "(none)"
+    )
     max_workers: PositiveInt | None = _option(
         None, "Nodes running at once, on every task runner; none: execution.max_workers.", "--runner ThreadRunner"
     )
@@ -54,6 +70,14 @@ class RunOptions(BaseModel):
     def filters(self) -> dict[str, list[str] | None]:
         """The node filters, as ``KedroSession.run`` takes them."""
         return {name: getattr(self, name) for name in FILTER_NAMES}
+
+    def session_run_arguments(self) -> dict[str, Any]:
+        """Everything ``KedroSession.run`` takes from a run's options besides the pipeline and runner."""
+        return {
+            **self.filters(),
+            "load_versions": self.load_versions,
+            "only_missing_outputs": self.only_missing_outputs,
+        }
 
     @classmethod
     def parse(cls, parameters: dict[str, Any], source: str = "flow parameters") -> RunOptions:
@@ -82,7 +106,10 @@ class RunOptions(BaseModel):
     def docstring(cls) -> str:
         """Google-style ``Args:``, which Prefect shows beside each parameter in the UI."""
         lines = [f"    {name}: {field.description}" for name, field in cls.model_fields.items()]
-        return "Run a Kedro pipeline like ``kedro run``, one Prefect task per node.\n\nArgs:\n" + "\n".join(lines)
+        return (
+            "Run a Kedro pipeline like ``kedro run``, one Prefect task per node or namespace.\n\nArgs:\n"
+            + "\n".join(lines)
+        )
 
     @classmethod
     def reference_table(cls) -> str:
@@ -91,7 +118,8 @@ class RunOptions(BaseModel):
         for name, field in cls.model_fields.items():
             kedro_run = (field.json_schema_extra or {}).get(_KEDRO_RUN, "")
             shown = "—" if kedro_run == "(none)" else f"`{kedro_run}`"
-            default = "none" if field.default is None else f"`{field.default}`"
+            shown_default = json.dumps(field.default) if isinstance(field.default, bool) else field.default
+            default = "none" if field.default is None else f"`{shown_default}`"
             rows.append(f"| `{name}` | {shown} | {default} | {field.description} |")
         return "\n".join(rows)
 

@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .grouping import initial_units
 from .memory_datasets import plan_units
 from .runner import ProjectHooks, Unit
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from pluggy import PluginManager
 
     from ..config import DaskConfig
+    from ..options import GroupBy
 
 INSTALL_HINT = "pip install -e '.[dask]'"
 
@@ -54,11 +56,12 @@ class DaskExecution:
         self.package_name = package_name
         self._persisted_in: str | None = None
 
-    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None) -> list[Unit]:
-        """Tasks for the run, after grouping, persisting or refusing its in-memory datasets.
+    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None, group_by: GroupBy) -> list[Unit]:
+        """Tasks for the run, after grouping, persisting or refusing the in-memory datasets between them.
 
-        Persisted datasets go to a folder named after the flow run, so concurrent runs never
-        share a file.
+        A namespace group is one unit of work on one worker, so its own in-memory datasets stay in
+        memory. Persisted datasets go to a folder named after the flow run, so concurrent runs
+        never share a file.
         """
         from prefect.runtime import flow_run
 
@@ -69,6 +72,7 @@ class DaskExecution:
             persist_location=self.config.persist_location,
             project_path=self.project_path,
             run_id=flow_run.id or run_id,
+            units=initial_units(pipeline, group_by),
         )
         self._persisted_in = plan.persisted_in
         return plan.units

@@ -1,4 +1,4 @@
-"""The Prefect flow that runs a Kedro pipeline, one Prefect task per node.
+"""The Prefect flow that runs a Kedro pipeline, one Prefect task per node (or per namespace).
 
 The flow goes through ``KedroSession.run``, so a deployment run behaves like ``kedro run`` with the
 same options: project hooks fire, configuration environments and runtime params apply, filters
@@ -22,9 +22,10 @@ from ..operations.pools import pool_slot
 from ..options import RunOptions
 from ..project import configure_kedro, current_project
 from .logs import kedro_logs_to_prefect
+from .resume import Resume
 from .runner import ExecutionStrategy, PrefectTaskRunner
 from .selection import selected_pipeline
-from .summary import publish_summary
+from .summary import last_summary, publish_summary
 from .threads import ThreadsExecution
 
 if TYPE_CHECKING:
@@ -55,6 +56,16 @@ def execution_strategy(
     return DaskExecution(config=config, project_path=project_path, package_name=package)
 
 
+def this_attempt(flow_name: str, resume: bool) -> Resume:
+    """Which attempt of the flow run this is, and (when resuming) what earlier attempts completed."""
+    from prefect.runtime import flow_run
+
+    attempt = max(flow_run.run_count or 1, 1)
+    if attempt == 1 or not resume or flow_run.id is None:
+        return Resume(attempt=attempt)
+    return Resume.from_summary(attempt, last_summary(flow_run.id, flow_name))
+
+
 def run_pipeline(options: RunOptions) -> None:
     """One run: check the selection, then ``KedroSession.run`` with the Prefect task runner."""
     project = current_project()
@@ -65,6 +76,8 @@ def run_pipeline(options: RunOptions) -> None:
         execution_strategy(execution, options, project.path, project.package_name),
         max_workers=options.max_workers or execution.max_workers,
         task_options=execution.task_options,
+        group_by=options.group_by or execution.group_by,
+        resume=this_attempt(project.flow_name, options.resume),
     )
     try:
         with (
@@ -74,7 +87,7 @@ def run_pipeline(options: RunOptions) -> None:
                 project_path=project.path, env=options.env, runtime_params=options.runtime_params
             ) as session,
         ):
-            session.run(pipeline_names=[options.pipeline_name], runner=runner, **options.filters())
+            session.run(pipeline_names=[options.pipeline_name], runner=runner, **options.session_run_arguments())
     finally:
         if runner.outcomes:
             publish_summary(runner.outcomes, project.flow_name)

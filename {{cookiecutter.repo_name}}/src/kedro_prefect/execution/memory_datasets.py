@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from .grouping import merge_units
 from .runner import Unit, unit_name
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
-    from kedro.pipeline.node import Node
 
     from ..config import MemoryPolicy
 
@@ -36,16 +36,25 @@ class MemoryDatasetsError(ValueError):
     """In-memory datasets would be lost between processes; the message names them and the fixes."""
 
 
-def memory_datasets(pipeline: Pipeline, catalog: CatalogProtocol) -> list[str]:
-    """Datasets one node of ``pipeline`` saves and another loads, which only live in memory.
+def memory_datasets(pipeline: Pipeline, catalog: CatalogProtocol, units: list[Unit] | None = None) -> list[str]:
+    """Datasets one unit of ``pipeline`` saves and another loads, which only live in memory.
 
     Parameters and the pipeline's free inputs travel with the catalog itself; what cannot travel
     is data produced during the run. A dataset is in memory when its catalog entry (declared, or
     made from a dataset factory or Kedro's default pattern) is ephemeral, as ``MemoryDataset`` is.
+    Inside one unit (a namespace group) such data stays in the task's memory. Without ``units``,
+    every node is its own.
     """
-    produced = {output for node in pipeline.nodes for output in node.outputs}
-    consumed = {name for node in pipeline.nodes for name in node.inputs}
-    return sorted(name for name in produced & consumed if _is_ephemeral(catalog, name))
+    unit_of = {node: unit for unit in units or _one_per_node(pipeline) for node in unit}
+    producer = {output: unit_of[node] for node in pipeline.nodes for output in node.outputs}
+    crossing = {
+        name for node in pipeline.nodes for name in node.inputs if name in producer and producer[name] != unit_of[node]
+    }
+    return sorted(name for name in crossing if _is_ephemeral(catalog, name))
+
+
+def _one_per_node(pipeline: Pipeline) -> list[Unit]:
+    return [Unit((node,)) for node in pipeline.nodes]
 
 
 def _is_ephemeral(catalog: CatalogProtocol, name: str) -> bool:
@@ -60,48 +69,58 @@ def plan_units(
     persist_location: str | None = None,
     project_path: Path | None = None,
     run_id: str | None = None,
+    units: list[Unit] | None = None,
 ) -> MemoryPlan:
     """Split the pipeline into units that can run in separate processes, applying ``policy``.
 
     ``group`` joins the nodes linked by in-memory datasets; ``persist`` re-registers those datasets
     in ``catalog`` as pickles under ``persist_location``; ``refuse`` raises ``MemoryDatasetsError``.
-    Without such datasets every node is its own unit, whatever the policy.
+    Without such datasets the units stay as given (by default one per node), whatever the policy.
     """
-    in_memory, units = _split(pipeline, catalog, policy)
+    given = units or _one_per_node(pipeline)
+    in_memory, planned = _split(pipeline, catalog, policy, given)
     if in_memory and policy == "persist":
         folder = _run_folder(persist_location, project_path, run_id)
         persist(catalog, in_memory, folder)
-        return MemoryPlan(units, persisted_in=folder)
+        return MemoryPlan(planned, persisted_in=folder)
     if in_memory:
-        logger.info("Joined by in-memory datasets, run as one task each: %s", _grouped(units))
-    return MemoryPlan(units)
+        logger.info("Joined by in-memory datasets, run as one task each: %s", _joined(planned, given))
+    return MemoryPlan(planned)
 
 
-def describe_policy(pipeline: Pipeline, catalog: CatalogProtocol, policy: MemoryPolicy) -> str | None:
+def describe_policy(
+    pipeline: Pipeline, catalog: CatalogProtocol, policy: MemoryPolicy, units: list[Unit] | None = None
+) -> str | None:
     """What ``plan_units`` will do to this pipeline, in one line; ``None`` when nothing is in memory.
 
     Raises ``MemoryDatasetsError`` for ``refuse``, so that ``make deploy`` stops where a run would.
     """
-    in_memory, units = _split(pipeline, catalog, policy)
+    given = units or _one_per_node(pipeline)
+    in_memory, planned = _split(pipeline, catalog, policy, given)
     if not in_memory:
         return None
     if policy == "persist":
         return f"in-memory datasets {', '.join(in_memory)} will be pickled under execution.dask.persist_location"
-    return f"nodes joined by in-memory datasets ({', '.join(in_memory)}) run as one task each: {_grouped(units)}"
+    joined = _joined(planned, given)
+    return f"nodes joined by in-memory datasets ({', '.join(in_memory)}) run as one task each: {joined}"
 
 
-def _split(pipeline: Pipeline, catalog: CatalogProtocol, policy: MemoryPolicy) -> tuple[list[str], list[Unit]]:
-    """The in-memory datasets, and the units the policy makes (raises for ``refuse``)."""
-    in_memory = memory_datasets(pipeline, catalog)
+def _split(
+    pipeline: Pipeline, catalog: CatalogProtocol, policy: MemoryPolicy, units: list[Unit]
+) -> tuple[list[str], list[Unit]]:
+    """The in-memory datasets between units, and the units the policy makes (raises for ``refuse``)."""
+    in_memory = memory_datasets(pipeline, catalog, units)
     if in_memory and policy == "refuse":
         raise MemoryDatasetsError(refusal_message(in_memory))
     if in_memory and policy == "group":
-        return in_memory, group_by_memory(pipeline, set(in_memory))
-    return in_memory, [(node,) for node in pipeline.nodes]
+        return in_memory, group_by_memory(pipeline, set(in_memory), units)
+    return in_memory, units
 
 
-def _grouped(units: list[Unit]) -> str:
-    return "; ".join(unit_name(unit) for unit in units if len(unit) > 1)
+def _joined(planned: list[Unit], given: list[Unit]) -> str:
+    """The units the policy made by joining given ones."""
+    before = set(given)
+    return "; ".join(unit_name(unit) for unit in planned if unit not in before)
 
 
 def refusal_message(names: Iterable[str]) -> str:
@@ -133,102 +152,6 @@ def persist(catalog: CatalogProtocol, names: Iterable[str], folder: str) -> None
     logger.info("In-memory datasets %s are pickled under %s for this run", ", ".join(names), folder)
 
 
-def group_by_memory(pipeline: Pipeline, in_memory: set[str]) -> list[Unit]:
-    """Units of nodes joined by in-memory datasets, in an order that respects dependencies.
-
-    Joining producer and consumers of each such dataset can close a loop between units (A feeds B
-    in memory, and B waits for C, which waits for A); the nodes on such a loop are merged too, so
-    the units always form a DAG. Inside a unit, nodes keep the pipeline's topological order.
-    """
-    order = {node: index for index, node in enumerate(pipeline.nodes)}
-    leader = {node: node for node in pipeline.nodes}
-
-    def find(node: Node) -> Node:
-        while leader[node] is not node:
-            leader[node] = leader[leader[node]]
-            node = leader[node]
-        return node
-
-    def join(first: Node, second: Node) -> None:
-        first, second = find(first), find(second)
-        if first is not second:
-            leader[max(first, second, key=order.get)] = min(first, second, key=order.get)
-
-    producers = {output: node for node in pipeline.nodes for output in node.outputs}
-    for node in pipeline.nodes:
-        for name in node.inputs:
-            if name in in_memory and name in producers:
-                join(producers[name], node)
-
-    parents = pipeline.node_dependencies
-    for cycle in _cycles({find(node) for node in pipeline.nodes}, parents, find):
-        for member in cycle[1:]:
-            join(cycle[0], member)
-
-    members: dict[Node, list[Node]] = {}
-    for node in pipeline.nodes:
-        members.setdefault(find(node), []).append(node)
-    return _in_dependency_order([tuple(nodes) for nodes in members.values()], parents)
-
-
-def _cycles(leaders: set[Node], parents: dict[Node, set[Node]], find) -> list[list[Node]]:
-    """Strongly connected groups of more than one unit in the unit graph (Kosaraju's algorithm)."""
-    edges: dict[Node, set[Node]] = {leader: set() for leader in leaders}
-    reverse: dict[Node, set[Node]] = {leader: set() for leader in leaders}
-    for node, node_parents in parents.items():
-        for parent in node_parents:
-            source, target = find(parent), find(node)
-            if source is not target:
-                edges[source].add(target)
-                reverse[target].add(source)
-
-    finished: list[Node] = []
-    seen: set[Node] = set()
-    for start in leaders:
-        if start in seen:
-            continue
-        seen.add(start)
-        stack = [(start, iter(edges[start]))]
-        while stack:
-            vertex, successors = stack[-1]
-            step = next((succ for succ in successors if succ not in seen), None)
-            if step is None:
-                stack.pop()
-                finished.append(vertex)
-            else:
-                seen.add(step)
-                stack.append((step, iter(edges[step])))
-
-    assigned: set[Node] = set()
-    cycles = []
-    for start in reversed(finished):
-        if start in assigned:
-            continue
-        component, frontier = [], [start]
-        assigned.add(start)
-        while frontier:
-            vertex = frontier.pop()
-            component.append(vertex)
-            for previous in reverse[vertex] - assigned:
-                assigned.add(previous)
-                frontier.append(previous)
-        if len(component) > 1:
-            cycles.append(component)
-    return cycles
-
-
-def _in_dependency_order(units: list[Unit], parents: dict[Node, set[Node]]) -> list[Unit]:
-    """Units sorted so each comes after every unit it depends on (ties: pipeline order)."""
-    unit_of = {node: unit for unit in units for node in unit}
-    remaining = {unit: {unit_of[p] for node in unit for p in parents[node]} - {unit} for unit in units}
-    ordered: list[Unit] = []
-    while remaining:
-        ready = [unit for unit in units if unit in remaining and not remaining[unit]]
-        if not ready:  # cannot happen once cycles are merged; never loop forever if it does
-            raise RuntimeError(f"Units depend on each other in a loop: {list(remaining)}")
-        for unit in ready:
-            del remaining[unit]
-        for waiting in remaining.values():
-            waiting.difference_update(ready)
-        ordered.extend(ready)
-    return ordered
+def group_by_memory(pipeline: Pipeline, in_memory: set[str], units: list[Unit] | None = None) -> list[Unit]:
+    """Units (by default one per node) joined by in-memory datasets, in dependency order."""
+    return merge_units(pipeline, units or _one_per_node(pipeline), in_memory)

@@ -29,6 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from .logs import kedro_logs_to_prefect
+from .resume import Resume, skipped_state
 from .scheduler import Scheduler, UnitOutcome
 
 if TYPE_CHECKING:
@@ -39,18 +40,33 @@ if TYPE_CHECKING:
     from prefect.futures import PrefectFuture
     from prefect.task_runners import TaskRunner
 
+    from ..options import GroupBy
+
 logger = logging.getLogger(__name__)
 
-Unit = tuple["Node", ...]
-"""Nodes that run together, in order, as one Prefect task (most often a single node)."""
+
+class Unit(tuple):
+    """Nodes that run together, in order, as one Prefect task (most often a single node).
+
+    A tuple, so that it hashes and compares by its nodes, with the task run's name beside them:
+    a namespace for a namespace group, else the nodes' names joined with " + ".
+    """
+
+    name: str
+
+    def __new__(cls, nodes: Iterable[Node], name: str | None = None) -> Unit:
+        unit = super().__new__(cls, nodes)
+        unit.name = name or " + ".join(node.name for node in unit)
+        return unit
+
 
 TaskOptions = dict[str, Any]
 """Keyword arguments for ``prefect.Task.with_options`` (retries, timeout_seconds, ...)."""
 
 
-def unit_name(unit: Unit) -> str:
-    """The task run's name: its node's, or its nodes' joined with " + "."""
-    return " + ".join(node.name for node in unit)
+def unit_name(unit: tuple[Node, ...]) -> str:
+    """The task run's name: a ``Unit``'s own, else its nodes' joined with " + "."""
+    return getattr(unit, "name", None) or " + ".join(node.name for node in unit)
 
 
 class NodeFailedError(RuntimeError):
@@ -71,6 +87,10 @@ class NodeOutcome(BaseModel):
     state: str
     seconds: float | None
     process: str | None = None
+    task: str | None = None
+    """The Prefect task run the node ran in, when that task ran more than this node."""
+    attempt: int
+    """The flow run's attempt that this row describes (for a skipped node: the one it completed in)."""
     inputs: list[str]
     outputs: list[str]
 
@@ -108,7 +128,7 @@ class ExecutionStrategy(Protocol):
     in_process: bool
     """True when tasks run in the flow's process and can write to a shared ``RunRecorder``."""
 
-    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None) -> list[Unit]:
+    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None, group_by: GroupBy) -> list[Unit]:
         """How the pipeline is cut into tasks, before any node runs (may re-register datasets)."""
         ...
 
@@ -145,9 +165,16 @@ def run_kedro_nodes(
     """
     if isinstance(hooks, ProjectHooks):  # in another process: its hooks and log forwarding are set up here
         with kedro_logs_to_prefect(hooks.package_name):
+            _log_members(name, nodes)
             return _run_nodes(nodes, catalog, hooks.manager(), run_id, is_async, {})
+    _log_members(name, nodes)
     _run_nodes(nodes, catalog, hooks, run_id, is_async, recorder.runs if recorder else {})
     return None
+
+
+def _log_members(name: str, nodes: list[Node]) -> None:
+    if len(nodes) > 1:
+        logger.info("Task %s runs %d nodes in order: %s", name, len(nodes), ", ".join(node.name for node in nodes))
 
 
 def _run_nodes(
@@ -191,9 +218,13 @@ class PrefectTaskRunner(AbstractRunner):
         max_workers: int | None = None,
         is_async: bool = False,
         task_options: Callable[[Node], TaskOptions] = _no_options,
+        group_by: GroupBy = "none",
+        resume: Resume | None = None,
     ) -> None:
         super().__init__(is_async=is_async)
         self._strategy = strategy
+        self._group_by = group_by
+        self._resume = resume or Resume()
         self._max_workers = self._validate_max_workers(max_workers)
         self._task_options = task_options
         self.outcomes: list[NodeOutcome] = []
@@ -210,12 +241,21 @@ class PrefectTaskRunner(AbstractRunner):
         hook_manager: PluginManager | None = None,
         run_id: str | None = None,
     ) -> None:
-        units = self._strategy.units(pipeline, catalog, run_id)
+        to_run, skipped = self._resume.split(pipeline, catalog)
+        if skipped:
+            logger.info(
+                "Attempt %d resumes: %d of %d nodes completed in earlier attempts and are skipped: %s",
+                self._resume.attempt,
+                len(skipped),
+                len(pipeline.nodes),
+                ", ".join(skipped),
+            )
+        units = self._strategy.units(to_run, catalog, run_id, self._group_by)
         max_in_flight = min(self._max_workers, max(len(units), 1))
         hooks = self._strategy.hooks(hook_manager)
         recorder = RunRecorder() if self._strategy.in_process else None
         tasks = _TasksByOptions(self._task_options)
-        releaser = _DatasetReleaser(pipeline, catalog)
+        releaser = _DatasetReleaser(to_run, catalog)
         with self._strategy.task_runner(max_in_flight) as task_runner:
 
             def submit(unit: Unit, wait_for: list[PrefectFuture]) -> PrefectFuture:
@@ -233,7 +273,7 @@ class PrefectTaskRunner(AbstractRunner):
                     return task_runner.submit(tasks.for_unit(unit), parameters=parameters, wait_for=wait_for)
 
             scheduler = Scheduler(
-                pipeline.node_dependencies,
+                to_run.node_dependencies,
                 units,
                 submit,
                 outcome_reader(results_carry_runs=not self._strategy.in_process),
@@ -243,20 +283,30 @@ class PrefectTaskRunner(AbstractRunner):
             )
             scheduler.run()
 
+        unit_of = {node: unit for unit in units for node in unit}
         self.outcomes = [
-            NodeOutcome(
-                node=node.name,
-                state=scheduler.state_of(node),
-                seconds=scheduler.runs[node.name].seconds if node.name in scheduler.runs else None,
-                process=scheduler.runs[node.name].process if node.name in scheduler.runs else None,
-                inputs=list(node.inputs),
-                outputs=list(node.outputs),
-            )
-            for node in pipeline.nodes
+            self._outcome(node, scheduler, unit_of.get(node), skipped.get(node.name)) for node in pipeline.nodes
         ]
         self._strategy.after_run(completed=not scheduler.failures)
         if scheduler.failures:
-            raise NodeFailedError(_failure_message(pipeline, scheduler.completed, scheduler.failures, catalog))
+            done = [*scheduler.completed, *(node for node in pipeline.nodes if node.name in skipped)]
+            raise NodeFailedError(_failure_message(pipeline, done, scheduler.failures, catalog))
+
+    def _outcome(self, node: Node, scheduler: Scheduler, unit: Unit | None, skipped_in: int | None) -> NodeOutcome:
+        if skipped_in is not None:
+            state, attempt, run = skipped_state(skipped_in), skipped_in, None
+        else:
+            state, attempt, run = scheduler.state_of(node), self._resume.attempt, scheduler.runs.get(node.name)
+        return NodeOutcome(
+            node=node.name,
+            state=state,
+            seconds=run.seconds if run else None,
+            process=run.process if run else None,
+            task=unit_name(unit) if unit is not None and len(unit) > 1 else None,
+            attempt=attempt,
+            inputs=list(node.inputs),
+            outputs=list(node.outputs),
+        )
 
 
 def outcome_reader(results_carry_runs: bool) -> Callable[[PrefectFuture], UnitOutcome]:

@@ -1,8 +1,13 @@
-"""The run summary: a table artifact with one row per node, under one key per deployment."""
+"""The run summary: a table artifact with one row per node, under one key per deployment.
+
+It is also what a retried flow run reads to learn which nodes its earlier attempt completed.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from prefect.artifacts import create_table_artifact
 
@@ -33,6 +38,8 @@ def publish_summary(outcomes: list[NodeOutcome], flow_name: str) -> None:
                 "state": outcome.state,
                 "seconds": None if outcome.seconds is None else round(outcome.seconds, 3),
                 "process": outcome.process,
+                "task": outcome.task,
+                "attempt": outcome.attempt,
                 "inputs": ", ".join(outcome.inputs),
                 "outputs": ", ".join(outcome.outputs),
             }
@@ -40,3 +47,24 @@ def publish_summary(outcomes: list[NodeOutcome], flow_name: str) -> None:
         ],
         description="Kedro nodes of this run: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())),
     )
+
+
+def last_summary(flow_run_id: Any, flow_name: str) -> list[dict[str, Any]]:
+    """The rows of the newest summary this flow run published (by an earlier attempt); [] if none."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                key=ArtifactFilterKey(any_=[summary_key(flow_name)]),
+            ),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    if not artifacts:
+        return []
+    data = artifacts[0].data
+    return json.loads(data) if isinstance(data, str) else list(data or [])

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from .grouping import initial_units
 from .runner import Unit
 
 if TYPE_CHECKING:
@@ -13,14 +14,16 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from pluggy import PluginManager
 
+    from ..options import GroupBy
+
 
 class ThreadsExecution:
-    """One task per node; every task shares the flow's catalog, so in-memory datasets just work."""
+    """One task per node or namespace; every task shares the flow's catalog, so in-memory datasets just work."""
 
     in_process = True
 
-    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None) -> list[Unit]:
-        return [(node,) for node in pipeline.nodes]
+    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None, group_by: GroupBy) -> list[Unit]:
+        return initial_units(pipeline, group_by)
 
     def task_runner(self, max_workers: int) -> ThreadPoolTaskRunner:
         return ThreadPoolTaskRunner(max_workers=max_workers)

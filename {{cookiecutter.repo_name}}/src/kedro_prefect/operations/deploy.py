@@ -72,11 +72,13 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig) -> None:
     from kedro.framework.session import KedroSession
 
     from ..execution.flow import dask_config
+    from ..execution.grouping import initial_units
     from ..execution.memory_datasets import MemoryDatasetsError, describe_policy
     from ..execution.selection import selected_pipeline
 
     options = entry.run_options()
-    config = dask_config(load_prefect_config(project.path, entry.env).execution, options)
+    execution = load_prefect_config(project.path, entry.env).execution
+    config = dask_config(execution, options)
     if config is None:
         return
     pipeline = selected_pipeline(options)
@@ -91,7 +93,8 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig) -> None:
     finally:
         kedro_logger.setLevel(level)
     try:
-        plan = describe_policy(pipeline, catalog, config.memory_datasets)
+        units = initial_units(pipeline, options.group_by or execution.group_by)
+        plan = describe_policy(pipeline, catalog, config.memory_datasets, units)
     except MemoryDatasetsError as error:
         raise click.ClickException(f"Deployment '{entry.name}': {error}") from None
     if plan:

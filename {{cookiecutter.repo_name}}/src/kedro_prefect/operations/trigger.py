@@ -1,4 +1,4 @@
-"""Trigger a deployment, follow it to the end, and exit 0 only if it Completed.
+"""Trigger a deployment (or retry one of its flow runs), follow it to the end, exit 0 only if it Completed.
 
 ``prefect deployment run --watch`` lingers for seconds after the run ends and prints no link; this
 prints the flow run's id and UI link straight away and returns as soon as the run is final.
@@ -10,7 +10,8 @@ import json
 import time
 
 import click
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from ..options import InvalidRunOptions, RunOptions
@@ -58,22 +59,59 @@ def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: i
                 f"The server refused the run's parameters: {' '.join(str(detail).split())}"
             ) from None
         click.echo(f"Flow run '{flow_run.name}' ({flow_run.id}) of {full_name}")
-        click.echo(f"Follow it at {ui_url(api)}/runs/flow-run/{flow_run.id}")
+        follow(client, flow_run, api, timeout, poll)
 
-        deadline = time.monotonic() + timeout
-        state = flow_run.state
-        last_seen = None
-        while state is None or not state.is_final():
-            if time.monotonic() > deadline:
-                raise click.ClickException(
-                    f"Flow run {flow_run.id} is still {state.name if state else 'unknown'} after {timeout} s; "
-                    "is a worker running? Start one with `make agent` (or `make up`)."
-                )
-            if state is not None and state.name != last_seen:
-                click.echo(f"  {state.name}")
-                last_seen = state.name
-            time.sleep(poll)
-            state = client.read_flow_run(flow_run.id).state
+
+def retry(flow_run_id: str, timeout: int, poll: float) -> None:
+    """Run a finished flow run of a deployment again, as the UI's Retry does, and follow it.
+
+    The new attempt resumes: nodes the earlier attempts completed are skipped (the flow decides,
+    unless the run's ``resume`` parameter is false).
+    """
+    from uuid import UUID
+
+    from prefect.states import Scheduled
+
+    api = require_server()
+    try:
+        run_id = UUID(flow_run_id)
+    except ValueError:
+        raise click.ClickException(f"RUN={flow_run_id!r} is not a flow run id; `make run` prints one.") from None
+    with get_client(sync_client=True) as client:
+        try:
+            flow_run = client.read_flow_run(run_id)
+        except ObjectNotFound:
+            raise click.ClickException(f"No flow run {run_id} on {api}.") from None
+        if flow_run.deployment_id is None:
+            raise click.ClickException(
+                f"Flow run {run_id} was not started from a deployment, so no worker can run it again; "
+                "run the flow again instead."
+            )
+        if flow_run.state is None or not flow_run.state.is_final():
+            state = flow_run.state.name if flow_run.state else "unknown"
+            raise click.ClickException(f"Flow run {run_id} is still {state}: only a finished run can be retried.")
+        client.set_flow_run_state(run_id, Scheduled(message="Retried with make retry"), force=True)
+        click.echo(f"Flow run '{flow_run.name}' ({run_id}): attempt {flow_run.run_count + 1}")
+        follow(client, client.read_flow_run(run_id), api, timeout, poll)
+
+
+def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int, poll: float) -> None:
+    """Print the run's link and each new state until it is final; fail unless it Completed."""
+    click.echo(f"Follow it at {ui_url(api)}/runs/flow-run/{flow_run.id}")
+    deadline = time.monotonic() + timeout
+    state = flow_run.state
+    last_seen = None
+    while state is None or not state.is_final():
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"Flow run {flow_run.id} is still {state.name if state else 'unknown'} after {timeout} s; "
+                "is a worker running? Start one with `make agent` (or `make up`)."
+            )
+        if state is not None and state.name != last_seen:
+            click.echo(f"  {state.name}")
+            last_seen = state.name
+        time.sleep(poll)
+        state = client.read_flow_run(flow_run.id).state
 
     if not state.is_completed():
         raise click.ClickException(f"Flow run {flow_run.id} ended {state.name}: {state.message}")
