@@ -222,6 +222,25 @@ def test_max_workers_bounds_concurrent_nodes_on_dask(scale):
     assert max_overlap(intervals) == 1
 
 
+def test_group_by_namespace_on_dask_runs_each_namespace_as_one_unit_of_work(scale):
+    scale.make("deploy", "DEPLOYMENT=on-dask", "TASK_RUNNER=dask", f"DASK_ADDRESS={scale.dask_address}")
+    scale.clear_outputs()
+    scale.make("run", timeout=300)  # the threaded reference run
+    threaded = scale.outputs()
+    scale.clear_outputs()
+
+    run = scale.make("run", "DEPLOYMENT=on-dask", 'PARAMS={"group_by": "namespace"}', timeout=300)
+
+    assert "Completed" in run.stdout.splitlines()[-1]
+    assert scale.outputs() == threaded
+    flow_run = scale.flow_run_id(run.stdout)
+    assert scale.task_run_names(flow_run) == ["clean_customers + clean_orders + build_order_table", "reporting"]
+    rows = scale.summary(flow_run)
+    reporting = [row for node, row in rows.items() if node.startswith("reporting.")]
+    assert len(reporting) == 3 and {row["task"] for row in reporting} == {"reporting"}
+    assert len({row["process"] for row in reporting}) == 1  # one task: one worker process ran all three
+
+
 def test_persist_policy_on_a_local_cluster_runs_one_task_per_node(scale):
     env = scale.path / "conf" / "persist"
     env.mkdir()
