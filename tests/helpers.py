@@ -123,6 +123,7 @@ class Project:
 
     def __init__(self, path: Path, venv: Path, port: int) -> None:
         self.path = path
+        self.venv = venv
         self.port = port
         self.env = project_env(
             PATH=f"{venv / 'bin'}{os.pathsep}{DEV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",

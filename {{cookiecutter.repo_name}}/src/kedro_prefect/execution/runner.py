@@ -230,6 +230,11 @@ class PrefectTaskRunner(AbstractRunner):
         self.outcomes: list[NodeOutcome] = []
         """Every node of the last run, in pipeline order: final state, duration, inputs, outputs."""
 
+    def __repr__(self) -> str:
+        # Kedro records str(runner) in the run's parameters, which plugins such as kedro-mlflow log.
+        strategy = type(self._strategy).__name__.removesuffix("Execution").lower()
+        return f"PrefectTaskRunner({strategy}, max_workers={self._max_workers}, group_by={self._group_by})"
+
     def _get_executor(self, max_workers: int) -> None:
         # Prefect's task runner does the executing; Kedro's executor machinery is not used.
         return None
