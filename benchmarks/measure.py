@@ -23,6 +23,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 SIZES = (10, 200, 1000)
 CONCURRENT_WORKERS = 8
 REPEATS = 3
+DASK_WARM_RUNS = 5
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -121,10 +122,11 @@ def main() -> None:
     module = importlib.import_module("kedro_prefect.execution.flow")
     ours_phase = PhaseTimer(importlib.import_module("kedro_prefect.execution.runner").PrefectTaskRunner)
     thread_phase = PhaseTimer(ThreadRunner)
+    sequential_phase = PhaseTimer(SequentialRunner)
     flow_fn = module.kedro_pipeline
 
-    def ours(pipeline: str, workers: int) -> None:
-        state = flow_fn(pipeline_name=pipeline, max_workers=workers, return_state=True)
+    def ours(pipeline: str, workers: int, **parameters) -> None:
+        state = flow_fn(pipeline_name=pipeline, max_workers=workers, return_state=True, **parameters)
         if not state.is_completed():
             raise SystemExit(f"{pipeline}: {state.message}")
 
@@ -133,11 +135,15 @@ def main() -> None:
     ours("bench_chain_10", 2)
 
     variants = [
-        ("kedro SequentialRunner", lambda pipeline, n, shape: kedro_run(pipeline, SequentialRunner()), None),
+        (
+            "kedro SequentialRunner",
+            lambda pipeline, n, shape: kedro_run(pipeline, SequentialRunner()),
+            lambda: sequential_phase.seconds,
+        ),
         (
             f"kedro ThreadRunner({CONCURRENT_WORKERS})",
             lambda pipeline, n, shape: kedro_run(pipeline, ThreadRunner(max_workers=CONCURRENT_WORKERS)),
-            None,
+            lambda: thread_phase.seconds,
         ),
     ]
     for workers, label in ((1, "sequential"), (CONCURRENT_WORKERS, f"concurrent({CONCURRENT_WORKERS})")):
@@ -170,7 +176,48 @@ def main() -> None:
     ours("bench_sleep_20", CONCURRENT_WORKERS)
     sleep["our flow node phase"] = ours_phase.seconds
     sleep["kedro SequentialRunner"] = timed(lambda: kedro_run("bench_sleep_20", SequentialRunner()))["seconds"]
-    print(json.dumps({"rows": rows, "sleep": sleep, "workers": CONCURRENT_WORKERS}))
+    print("measured bench_sleep_20", file=sys.stderr, flush=True)
+
+    grouped = measure_grouped(ours, ours_phase, sequential_phase, thread_phase)
+    print("measured bench_namespaced_1000", file=sys.stderr, flush=True)
+    dask = measure_dask_fan(ours, ours_phase)
+    print("measured bench_dask_fan_6", file=sys.stderr, flush=True)
+    print(json.dumps({"rows": rows, "sleep": sleep, "workers": CONCURRENT_WORKERS, "grouped": grouped, "dask": dask}))
+
+
+def measure_grouped(ours, ours_phase, sequential_phase, thread_phase) -> list[dict]:
+    """1,000 trivial nodes in 10 namespaces: Kedro's runners against our flow with group_by namespace."""
+    pipeline = "bench_namespaced_1000"
+    rows = []
+    for workers, kedro_runner, phase in (
+        (1, SequentialRunner, sequential_phase),
+        (CONCURRENT_WORKERS, lambda: ThreadRunner(max_workers=CONCURRENT_WORKERS), thread_phase),
+    ):
+        kedro = timed(lambda make=kedro_runner: kedro_run(pipeline, make()), lambda timer=phase: timer.seconds)
+        grouped = timed(lambda n=workers: ours(pipeline, n, group_by="namespace"), lambda: ours_phase.seconds)
+        rows.append({"workers": workers, "kedro": kedro, "ours": grouped})
+    return rows
+
+
+def measure_dask_fan(ours, ours_phase) -> dict:
+    """Six independent 1 s nodes on a local Dask cluster of 2 worker processes with 3 threads each.
+
+    The first run meets cold worker processes (imports, the project's settings and hooks); the
+    next runs find them warm, as a long-lived cluster (`make dask-worker`) is.
+    """
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=3, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster:
+
+        def run() -> float:
+            ours("bench_dask_fan_6", 6, task_runner="dask", dask_address=cluster.scheduler_address)
+            return ours_phase.seconds
+
+        cold = run()
+        warm = sorted(run() for _ in range(DASK_WARM_RUNS))
+    return {"cold": cold, "warm": warm}
 
 
 if __name__ == "__main__":

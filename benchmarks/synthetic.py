@@ -1,7 +1,9 @@
 """Synthetic pipelines for the benchmark, added to a baked project's registry.
 
 Chains (each node consumes the previous one's output), fan-outs (one root, every other node
-consumes it) of trivial nodes, and 20 independent nodes that sleep 0.2 s. All data in memory.
+consumes it) of trivial nodes, 20 independent nodes that sleep 0.2 s, 1,000 trivial nodes in 10
+namespaces (a chain of 100 in each), and 6 independent nodes that sleep 1 s (for Dask). All data in
+memory.
 """
 
 from __future__ import annotations
@@ -42,6 +44,31 @@ def sleepers(n: int) -> Pipeline:
     return Pipeline([Node(nap, None, f"nap_{i}", name=f"nap_{i}") for i in range(n)])
 
 
+def long_nap() -> int:
+    time.sleep(1.0)
+    return 1
+
+
+def long_sleepers(n: int) -> Pipeline:
+    return Pipeline([Node(long_nap, None, f"long_nap_{i}", name=f"long_nap_{i}") for i in range(n)])
+
+
+def namespaced(n: int, namespaces: int = 10) -> Pipeline:
+    """``namespaces`` independent chains of n / namespaces nodes, each chain one namespace."""
+    per = n // namespaces
+    nodes = []
+    for k in range(namespaces):
+        space = f"part{k}"
+        nodes.append(Node(start, None, f"{space}.value_0", name="node_0", namespace=space))
+        nodes += [
+            Node(step, f"{space}.value_{i - 1}", f"{space}.value_{i}", name=f"node_{i}", namespace=space)
+            for i in range(1, per)
+        ]
+    return Pipeline(nodes)
+
+
 # Pipeline name -> (builder, size), for the packages run_benchmark.py writes.
 BUILDERS = {f"bench_{builder}_{n}": (builder, n) for builder in ("chain", "fan") for n in (10, 200, 1000)}
 BUILDERS["bench_sleep_20"] = ("sleepers", 20)
+BUILDERS["bench_namespaced_1000"] = ("namespaced", 1000)
+BUILDERS["bench_dask_fan_6"] = ("long_sleepers", 6)

@@ -491,3 +491,26 @@ def test_load_versions_of_an_unknown_dataset_fail_the_run_with_one_line(flow_mod
     assert state.is_failed()
     assert "'load_versions' keys [no_such_table] are not found in the catalog" in state.message
     assert hooks.nodes_started == []
+
+
+def test_dask_submission_serializes_prefect_settings_once_per_run(flow_module, monkeypatch, order_table):
+    """prefect-dask would serialize every Prefect setting again for each task (about 150 ms each)."""
+    from distributed import LocalCluster
+    from prefect.context import SettingsContext
+
+    calls = []
+    original = SettingsContext.serialize
+
+    def counting(self, include_secrets=True):
+        calls.append(type(self).__name__)
+        return original(self, include_secrets=include_secrets)
+
+    monkeypatch.setattr(SettingsContext, "serialize", counting)
+    with LocalCluster(n_workers=1, threads_per_worker=3, processes=False, dashboard_address="127.0.0.1:0") as cluster:
+        state = flow_module.kedro_pipeline(
+            pipeline_name="reporting", task_runner="dask", dask_address=cluster.scheduler_address, return_state=True
+        )
+
+    assert state.is_completed(), state.message
+    assert set(task_runs_of(state, expected=3)) == REPORTING
+    assert calls == ["SettingsSerializedOnce"]
