@@ -36,6 +36,7 @@ src/kedro_prefect/execution/__init__.py
 src/kedro_prefect/execution/dask.py
 src/kedro_prefect/execution/flow.py
 src/kedro_prefect/execution/grouping.py
+src/kedro_prefect/execution/heartbeat.py
 src/kedro_prefect/execution/logs.py
 src/kedro_prefect/execution/memory_datasets.py
 src/kedro_prefect/execution/resume.py

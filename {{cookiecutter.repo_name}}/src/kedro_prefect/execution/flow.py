@@ -21,6 +21,7 @@ from ..config import DaskConfig, ExecutionConfig, load_prefect_config
 from ..operations.pools import pool_slot
 from ..options import RunOptions
 from ..project import configure_kedro, current_project
+from .heartbeat import heartbeats
 from .logs import kedro_logs_to_prefect
 from .resume import Resume
 from .runner import ExecutionStrategy, PrefectTaskRunner
@@ -81,6 +82,7 @@ def run_pipeline(options: RunOptions) -> None:
     )
     try:
         with (
+            heartbeats(),
             pool_slot(),
             kedro_logs_to_prefect(project.package_name),
             KedroSession.create(

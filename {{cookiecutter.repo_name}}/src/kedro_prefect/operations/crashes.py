@@ -1,7 +1,8 @@
 """Mark flow runs Crashed when their process dies: Prefect's own zombie-run detection.
 
-A flow run started by a worker sends a heartbeat event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
-seconds (the Makefile sets 30, Prefect's minimum). If its machine, container or worker process
+A deployment run sends a heartbeat event every ``KEDRO_PREFECT_HEARTBEAT_SECONDS`` seconds (30 by
+default; ``execution/heartbeat.py``, which replaces Prefect's own heartbeat thread, whose 1-second
+sleep delayed the end of every run). If its machine, container or worker process
 group is killed, the heartbeats stop and the run would stay Running forever; this automation,
 created on the server by ``make agent`` and ``make up``, marks it Crashed once no heartbeat (or end
 state) arrived for ``grace`` seconds. It is Prefect's recipe "detect zombie flows", kept here so a
