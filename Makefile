@@ -50,7 +50,7 @@ format: dev ## Fix and format the template's Python and, through a bake, the gen
 front-doors: dev ## Regenerate copier.yml and prompts.yml from cookiecutter.json
 	$(PYTHON) scripts/generate_front_doors.py
 
-bench: dev ## Benchmark the generated flow against Kedro runners and bare Prefect (benchmarks/results.md)
+bench: dev ## Benchmark the flow against Kedro runners and bare Prefect (benchmarks/results.md; BENCH_SECTIONS= for a part)
 	$(PYTHON) benchmarks/run_benchmark.py
 
 demo: dev ## Bake a project into .demo/, install it, start Prefect, deploy and run the example

@@ -162,6 +162,21 @@ def main() -> None:
             )
         )
 
+    sections = os.environ.get("BENCH_SECTIONS", "matrix,grouped,dask").split(",")
+    results: dict = {"workers": CONCURRENT_WORKERS}
+    if "matrix" in sections:
+        results |= measure_matrix(variants, ours, ours_phase, thread_phase)
+    if "grouped" in sections:
+        results["grouped"] = measure_grouped(ours, ours_phase, sequential_phase, thread_phase)
+        print("measured bench_namespaced_1000", file=sys.stderr, flush=True)
+    if "dask" in sections:
+        results["dask"] = measure_dask_fan(ours, ours_phase)
+        print("measured bench_dask_fan_6", file=sys.stderr, flush=True)
+    print(json.dumps(results))
+
+
+def measure_matrix(variants, ours, ours_phase, thread_phase) -> dict:
+    """Every variant on chains and fan-outs of each size, then the 20 sleeping nodes."""
     rows = []
     for shape in ("chain", "fan"):
         for n in SIZES:
@@ -177,12 +192,7 @@ def main() -> None:
     sleep["our flow node phase"] = ours_phase.seconds
     sleep["kedro SequentialRunner"] = timed(lambda: kedro_run("bench_sleep_20", SequentialRunner()))["seconds"]
     print("measured bench_sleep_20", file=sys.stderr, flush=True)
-
-    grouped = measure_grouped(ours, ours_phase, sequential_phase, thread_phase)
-    print("measured bench_namespaced_1000", file=sys.stderr, flush=True)
-    dask = measure_dask_fan(ours, ours_phase)
-    print("measured bench_dask_fan_6", file=sys.stderr, flush=True)
-    print(json.dumps({"rows": rows, "sleep": sleep, "workers": CONCURRENT_WORKERS, "grouped": grouped, "dask": dask}))
+    return {"rows": rows, "sleep": sleep}
 
 
 def measure_grouped(ours, ours_phase, sequential_phase, thread_phase) -> list[dict]:

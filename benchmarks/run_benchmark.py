@@ -33,6 +33,7 @@ PACKAGE = "bench_project"
 SERVER_TIMEOUT = 120.0
 MEASURE_TIMEOUT = 2700.0
 MAKE_RUNS = 10
+SECTIONS = ("matrix", "grouped", "dask", "make_run")
 
 TARGET_OVERHEAD = 1.2
 TARGET_SLEEP = 1.3
@@ -131,7 +132,7 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait(timeout=10)
 
 
-def measure(project: Path, port: int, server_pid: int) -> dict:
+def measure(project: Path, port: int, server_pid: int, sections: list[str]) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env |= {
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
@@ -141,6 +142,7 @@ def measure(project: Path, port: int, server_pid: int) -> dict:
         "KEDRO_LOGGING_CONFIG": str(HERE / "quiet_logging.yml"),
         "KEDRO_DISABLE_TELEMETRY": "true",
         "BENCH_SERVER_PID": str(server_pid),
+        "BENCH_SECTIONS": ",".join(sections),
     }
     result = subprocess.run(
         [sys.executable, str(HERE / "measure.py"), PACKAGE],
@@ -207,7 +209,84 @@ def slope_ms(seconds: dict, variant: str, shapes=("chain", "fan")) -> float:
     return 1000 * total / (990 * len(shapes))
 
 
+Target = tuple[str, float, float]
+
+
 def report(results: dict) -> tuple[str, bool]:
+    """The tables of the sections measured, then every target with PASS or FAIL."""
+    lines: list[str] = []
+    notes: list[str] = []
+    targets: list[Target] = []
+    if "rows" in results:
+        matrix_lines, matrix_notes, matrix_targets = report_matrix(results)
+        lines += matrix_lines
+        notes += matrix_notes
+        targets += matrix_targets
+    if "grouped" in results:
+        for row in results["grouped"]:
+            runner = "SequentialRunner" if row["workers"] == 1 else f"ThreadRunner({row['workers']})"
+            targets.append(
+                (
+                    f"1,000 nodes in 10 namespaces, group_by namespace, max_workers {row['workers']}: "
+                    f"our node phase / Kedro {runner} node phase",
+                    row["ours"]["phase"] / row["kedro"]["phase"],
+                    TARGET_GROUPED,
+                )
+            )
+            notes += [
+                "",
+                f"1,000 nodes in 10 namespaces, {row['workers']} worker(s): Kedro {runner} node phase "
+                f"{row['kedro']['phase']:.2f} s (whole {row['kedro']['seconds']:.2f} s), our flow grouped node "
+                f"phase {row['ours']['phase']:.2f} s (whole {row['ours']['seconds']:.2f} s).",
+            ]
+    if "dask" in results:
+        dask = results["dask"]
+        targets.append(
+            (
+                "Dask fan, 6 × 1 s nodes on 2 workers × 3 threads, warm workers: median node phase, seconds",
+                median(dask["warm"]),
+                TARGET_DASK_FAN_SECONDS,
+            )
+        )
+        notes += [
+            "",
+            f"Dask fan node phase: first run (cold worker processes) {dask['cold']:.2f} s; warm runs "
+            + ", ".join(f"{seconds:.2f}" for seconds in dask["warm"])
+            + " s.",
+        ]
+    if "make_run" in results:
+        make_runs = results["make_run"]
+        targets.append(
+            (
+                f"`make run` of the example deployment, median of {len(make_runs)}, wall seconds",
+                median(row["wall"] for row in make_runs),
+                TARGET_MAKE_RUN_SECONDS,
+            )
+        )
+        notes += [
+            "",
+            f"`make run` of the example deployment ({len(make_runs)} runs, seconds):",
+            "",
+            "| part | median | min | max |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {part} | {median(row[part] for row in make_runs):.2f} | "
+                f"{min(row[part] for row in make_runs):.2f} | {max(row[part] for row in make_runs):.2f} |"
+                for part in ("wall", "created to completed", "created to started", "flow body")
+            ),
+        ]
+
+    lines += ["", "| target | measured | limit | result |", "|---|---:|---:|---|"]
+    all_pass = True
+    for name, value, limit in targets:
+        passed = value <= limit
+        all_pass &= passed
+        lines.append(f"| {name} | {value:.2f} | ≤ {limit} | {'PASS' if passed else 'FAIL'} |")
+    return "\n".join(lines + notes), all_pass
+
+
+def report_matrix(results: dict) -> tuple[list[str], list[str], list[Target]]:
+    """Chains and fan-outs of 10, 200 and 1,000 nodes, and the 20 sleeping nodes."""
     seconds = {(row["variant"], row["shape"], row["n"]): row["seconds"] for row in results["rows"]}
     # The node phase (first submission to last completion) leaves out the flow run's fixed start
     # and stop, whose duration moves in steps of about a second and would drown a per-node figure.
@@ -229,12 +308,28 @@ def report(results: dict) -> tuple[str, bool]:
         per_node = slope_ms(phases if (variant, "chain", 10) in phases else seconds, variant)
         lines.append(f"| {variant} | {' | '.join(cells)} | {per_node:.2f} |")
 
-    targets = []
+    targets: list[Target] = []
     for label in ("sequential", f"concurrent({workers})"):
         ratio = slope_ms(phases, f"our flow {label}") / slope_ms(phases, f"bare Prefect {label}")
         targets.append(
-            (f"per-node cost in the node phase, our flow / bare Prefect task, {label}", ratio, TARGET_OVERHEAD)
+            (f"per-node cost in the node phase, our flow / bare Prefect task, {label} (slope)", ratio, TARGET_OVERHEAD)
         )
+    # The same figure measured directly at one size, beside the slope: a slope between sizes hides
+    # what the node phase carries at every size.
+    kedro_variant = {"sequential": "kedro SequentialRunner", f"concurrent({workers})": f"kedro ThreadRunner({workers})"}
+    for label in ("sequential", f"concurrent({workers})"):
+        for n in (200, 1000):
+            ours = phases[(f"our flow {label}", "chain", n)]
+            kedro = phases[(kedro_variant[label], "chain", n)]
+            bare = phases[(f"bare Prefect {label}", "chain", n)]
+            targets.append(
+                (
+                    f"per-node cost, direct: (our node phase − {kedro_variant[label]}) / bare Prefect, chain {n}, "
+                    f"{label}",
+                    (ours - kedro) / bare,
+                    TARGET_OVERHEAD,
+                )
+            )
     sleep = results["sleep"]
     targets.append(
         (
@@ -254,85 +349,13 @@ def report(results: dict) -> tuple[str, bool]:
                 TARGET_LINEAR,
             )
         )
-
-    # The same figure measured directly at each size, beside the slope above: a slope between sizes
-    # hides what the node phase carries at every size.
-    kedro_variant = {"sequential": "kedro SequentialRunner", f"concurrent({workers})": f"kedro ThreadRunner({workers})"}
-    for label in ("sequential", f"concurrent({workers})"):
-        for n in (200, 1000):
-            ours = phases[(f"our flow {label}", "chain", n)]
-            kedro = phases[(kedro_variant[label], "chain", n)]
-            bare = phases[(f"bare Prefect {label}", "chain", n)]
-            targets.append(
-                (
-                    f"direct: (our node phase − {kedro_variant[label]}) / bare Prefect node phase, chain {n}, {label}",
-                    (ours - kedro) / bare,
-                    TARGET_OVERHEAD,
-                )
-            )
-
-    grouped_lines = []
-    for row in results["grouped"]:
-        runner = "SequentialRunner" if row["workers"] == 1 else f"ThreadRunner({row['workers']})"
-        targets.append(
-            (
-                f"1,000 nodes in 10 namespaces, group_by namespace, max_workers {row['workers']}: "
-                f"our node phase / Kedro {runner} node phase",
-                row["ours"]["phase"] / row["kedro"]["phase"],
-                TARGET_GROUPED,
-            )
-        )
-        grouped_lines.append(
-            f"1,000 nodes in 10 namespaces, {row['workers']} worker(s): Kedro {runner} node phase "
-            f"{row['kedro']['phase']:.2f} s (whole {row['kedro']['seconds']:.2f} s), our flow grouped node phase "
-            f"{row['ours']['phase']:.2f} s (whole {row['ours']['seconds']:.2f} s)."
-        )
-    dask = results["dask"]
-    targets.append(
-        (
-            "Dask fan, 6 × 1 s nodes on 2 workers × 3 threads, warm workers: median node phase, seconds",
-            median(dask["warm"]),
-            TARGET_DASK_FAN_SECONDS,
-        )
-    )
-    make_runs = results["make_run"]
-    targets.append(
-        (
-            f"`make run` of the example deployment, median of {len(make_runs)}, wall seconds",
-            median(row["wall"] for row in make_runs),
-            TARGET_MAKE_RUN_SECONDS,
-        )
-    )
-
-    lines += ["", "| target | measured | limit | result |", "|---|---:|---:|---|"]
-    all_pass = True
-    for name, value, limit in targets:
-        passed = value <= limit
-        all_pass &= passed
-        lines.append(f"| {name} | {value:.2f} | ≤ {limit} | {'PASS' if passed else 'FAIL'} |")
-    lines += [
+    notes = [
         "",
         f"20 × 0.2 s nodes: Kedro SequentialRunner {sleep['kedro SequentialRunner']:.2f} s (whole run); "
         f"node phase Kedro ThreadRunner({workers}) {sleep['kedro ThreadRunner node phase']:.2f} s, "
         f"our flow {sleep['our flow node phase']:.2f} s.",
-        "",
-        *grouped_lines,
-        "",
-        f"Dask fan node phase: first run (cold worker processes) {dask['cold']:.2f} s; warm runs "
-        + ", ".join(f"{seconds:.2f}" for seconds in dask["warm"])
-        + " s.",
-        "",
-        f"`make run` of the example deployment ({len(make_runs)} runs, seconds: median, min–max):",
-        "",
-        "| part | median | min | max |",
-        "|---|---:|---:|---:|",
-        *(
-            f"| {part} | {median(row[part] for row in make_runs):.2f} | {min(row[part] for row in make_runs):.2f} "
-            f"| {max(row[part] for row in make_runs):.2f} |"
-            for part in ("wall", "created to completed", "created to started", "flow body")
-        ),
     ]
-    return "\n".join(lines), all_pass
+    return lines, notes, targets
 
 
 def plot(results: dict, path: Path) -> None:
@@ -362,12 +385,17 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main() -> int:
+    sections = [name for name in os.environ.get("BENCH_SECTIONS", ",".join(SECTIONS)).split(",") if name]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise SystemExit(f"BENCH_SECTIONS: unknown {sorted(unknown)}; known: {', '.join(SECTIONS)}")
     project = bake()
     port = free_port()
     server = start_server(WORK / "server-home", port)
     try:
-        results = measure(project, port, server.pid)
-        results["make_run"] = make_run_times(project, port)
+        results = measure(project, port, server.pid, sections) if set(sections) - {"make_run"} else {}
+        if "make_run" in sections:
+            results["make_run"] = make_run_times(project, port)
     finally:
         stop_server(server)
         subprocess.run(
@@ -383,15 +411,19 @@ def main() -> int:
             check=False,
         )
     table, all_pass = report(results)
+    # A run of some sections only leaves the last full run's results in place.
+    stem = "results" if sections == list(SECTIONS) else "results-partial"
     header = (
-        f"# Benchmark results\n\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, one local Prefect server "
-        "(SQLite), logging at WARNING for every variant. Times are whole runs unless marked node phase.\n\n"
+        f"# Benchmark results\n\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, one local Prefect "
+        f"server (SQLite); sections: {', '.join(sections)}. Logging at WARNING for every variant except `make run`, "
+        "which runs as a user's. Times are whole runs unless marked node phase.\n\n"
     )
-    (HERE / "results.md").write_text(header + table + "\n")
-    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    plot(results, HERE / "overhead.png")
+    (HERE / f"{stem}.md").write_text(header + table + "\n")
+    (HERE / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    if "rows" in results:
+        plot(results, HERE / "overhead.png")
     print(table)
-    print(f"\nWrote {HERE / 'results.md'} and {HERE / 'overhead.png'}")
+    print(f"\nWrote {HERE / f'{stem}.md'}")
     return 0 if all_pass else 1
 
 
