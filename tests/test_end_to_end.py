@@ -7,6 +7,7 @@ server and a process worker started by `make up` on a free port, a deployment, a
 from __future__ import annotations
 
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -357,3 +358,34 @@ def test_make_retry_resumes_a_failed_run_from_the_failed_node(project):
     assert found["task_runs"] == {"summarise": 1, "tally": 1, "flag": 2, "report": 2}
     assert stats.stat().st_mtime_ns == written_by_first_attempt
     assert (project.path / "data" / "08_reporting" / "flaky_report.csv").is_file()
+
+
+HEARTBEATS_SCRIPT = (
+    "with get_client(sync_client=True) as client:\n"
+    "    response = client._client.post('/events/filter', json={'filter': {\n"
+    "        'event': {'name': ['prefect.flow-run.heartbeat']},\n"
+    "        'resource': {'id': ['prefect.flow-run.' + sys.argv[1]]},\n"
+    "        'occurred': {'since': '2000-01-01T00:00:00Z'}}, 'limit': 50})\n"
+    "events = response.json()['events']\n"
+    "print(json.dumps([[r['prefect.resource.id'] for r in e['related']] for e in events]))\n"
+)
+
+
+def test_a_deployment_run_sends_heartbeats_with_its_deployment(project):
+    result = project.make("run", timeout=600)  # the first heartbeat goes out as the flow starts
+    assert "Completed" in result.stdout.splitlines()[-1]
+    deployment_id = read_deployment_id(project, "default")
+    # Events reach the server in the background: poll, bounded.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        beats = project.api(HEARTBEATS_SCRIPT, flow_run_id(result))
+        if beats:
+            break
+        time.sleep(1)
+    assert beats, "no heartbeat event for the run"
+    assert all(f"prefect.deployment.{deployment_id}" in related for related in beats)
+
+
+def read_deployment_id(project: Project, name: str) -> str:
+    script = "with get_client(sync_client=True) as client:\n    print(json.dumps(str(client.read_deployment_by_name(sys.argv[1]).id)))\n"
+    return project.api(script, f"orbital-freight-ledger/{name}")

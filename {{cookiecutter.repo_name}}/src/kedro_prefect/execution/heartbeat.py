@@ -33,16 +33,14 @@ def heartbeat_seconds() -> float:
 def heartbeats() -> Iterator[None]:
     """Emit ``prefect.flow-run.heartbeat`` for this deployment run until the block ends."""
     from prefect.events import emit_event
-    from prefect.runtime import flow_run
+    from prefect.runtime import deployment, flow_run
 
     interval = heartbeat_seconds()
-    if not interval or flow_run.id is None or flow_run.deployment_id is None:
+    if not interval or flow_run.id is None or deployment.id is None:
         yield
         return
     resource = {"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", "prefect.resource.name": flow_run.name}
-    related = [
-        {"prefect.resource.id": f"prefect.deployment.{flow_run.deployment_id}", "prefect.resource.role": "deployment"}
-    ]
+    related = [{"prefect.resource.id": f"prefect.deployment.{deployment.id}", "prefect.resource.role": "deployment"}]
     stop = threading.Event()
 
     def beat() -> None:
