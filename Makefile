@@ -10,6 +10,9 @@ DEMO_PROJECT := $(DEMO_DIR)/kedro-prefect-project
 # The demo project's make runs as a user's would: its own .venv, none of this make's variables.
 IN_DEMO := cd $(DEMO_PROJECT) && env -u VIRTUAL_ENV -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make
 export PATH := $(BIN):$(PATH)
+# ruff would keep a cache beside the template project's pyproject.toml, inside the tree that cookiecutter
+# copies; keep it at the top instead.
+export RUFF_CACHE_DIR := $(CURDIR)/.ruff_cache
 
 .DEFAULT_GOAL := help
 .PHONY: help dev test test-unit reliability-report lint format front-doors bench demo demo-down clean

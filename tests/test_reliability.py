@@ -182,7 +182,7 @@ def test_agent_twice_with_pool_and_queue_present(stack):
             assert "Created work pool" not in seen
         finally:
             os.killpg(agent.pid, signal.SIGINT)
-            agent.wait(timeout=30)
+            agent.wait(timeout=60)  # 30 s was once not enough with the whole suite loading 2 cores
 
 
 # --- faults ------------------------------------------------------------------------------------
