@@ -119,17 +119,18 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
                 return server
         except httpx.HTTPError:
             time.sleep(0.3)
-    stop_server(server)
+    stop_process_group(server)
     raise SystemExit(f"Prefect server did not start within {SERVER_TIMEOUT:.0f} s; see {WORK / 'server.log'}")
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own, and everything it started."""
+    os.killpg(process.pid, signal.SIGTERM)
     try:
-        server.wait(timeout=30)
+        process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def measure(project: Path, port: int, server_pid: int, sections: list[str]) -> dict:
@@ -194,12 +195,7 @@ def make_run_times(project: Path, port: int) -> list[dict]:
                 )
         return rows
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
+        stop_process_group(worker)
         log.close()
 
 
@@ -400,7 +396,7 @@ def main() -> int:
         if make_runs is not None:
             results["make_run"] = make_runs
     finally:
-        stop_server(server)
+        stop_process_group(server)
         subprocess.run(
             [
                 str(Path(sys.executable).with_name("uv")),
