@@ -99,6 +99,40 @@ def test_task_runs_carry_the_dag_edges(flow_module):
     assert runs["clean_orders"].task_inputs.get("wait_for", []) == []
 
 
+@pytest.fixture
+def cleaning_tag_limit(prefect_settings):
+    """A Prefect tag concurrency limit on the example's `cleaning` tag, removed afterwards."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.create_concurrency_limit(tag="cleaning", concurrency_limit=1)
+        try:
+            yield "cleaning"
+        finally:
+            client.delete_concurrency_limit_by_tag("cleaning")
+
+
+def test_task_runs_carry_only_node_tags_that_a_tag_concurrency_limit_governs(flow_module, cleaning_tag_limit):
+    state = flow_module.kedro_pipeline(pipeline_name="data_processing", return_state=True)
+    assert state.is_completed(), state.message
+    runs = task_runs_of(state, expected=3)
+    # clean_orders and clean_customers are tagged `cleaning` in Kedro, build_order_table is not;
+    # the limit of one slot lets the two cleaning nodes run only one after the other.
+    assert {name: run.tags for name, run in runs.items()} == {
+        "clean_orders": ["cleaning"],
+        "clean_customers": ["cleaning"],
+        "build_order_table": [],
+    }
+    first, second = sorted((runs["clean_orders"], runs["clean_customers"]), key=lambda run: run.start_time)
+    assert second.start_time >= first.end_time
+
+
+def test_node_tags_without_a_limit_stay_off_the_task_runs(flow_module):
+    state = flow_module.kedro_pipeline(pipeline_name="data_processing", return_state=True)
+    runs = task_runs_of(state, expected=3)
+    assert all(run.tags == [] for run in runs.values())
+
+
 def test_every_hook_fires_as_in_kedro_run(flow_module, in_project, record_hooks):
     by_kedro = record_hooks()
     kedro_run(in_project)

@@ -21,3 +21,13 @@ def test_no_thread_outside_a_deployment_run():
     before = {thread.name for thread in threading.enumerate()}
     with heartbeats():
         assert {thread.name for thread in threading.enumerate()} == before
+
+
+def test_loading_the_deployment_flow_switches_prefects_own_heartbeat_off():
+    from kedro_prefect.execution.heartbeat import without_prefect_heartbeat
+    from prefect.settings import get_current_settings, temporary_settings
+
+    with temporary_settings(updates={"flows.heartbeat_frequency": 60}):
+        assert get_current_settings().flows.heartbeat_frequency == 60
+        without_prefect_heartbeat()
+        assert get_current_settings().flows.heartbeat_frequency is None

@@ -173,7 +173,7 @@ def deploy(
 )
 @click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait.")
 @click.option(
-    "--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
+    "--poll", default=0.2, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
 )
 def run(deployment: str, params_json: str | None, timeout: int, poll: float) -> None:
     """Trigger a deployment, follow it, and exit 0 only when it Completed."""
@@ -186,7 +186,7 @@ def run(deployment: str, params_json: str | None, timeout: int, poll: float) -> 
 @click.argument("flow_run_id", metavar="FLOW_RUN_ID")
 @click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait.")
 @click.option(
-    "--poll", default=0.5, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
+    "--poll", default=0.2, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
 )
 def retry(flow_run_id: str, timeout: int, poll: float) -> None:
     """Retry a finished deployment run, skipping the nodes it completed; exit 0 only when it Completed."""

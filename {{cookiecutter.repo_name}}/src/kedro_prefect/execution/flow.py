@@ -21,7 +21,7 @@ from ..config import DaskConfig, ExecutionConfig, load_prefect_config
 from ..operations.pools import pool_slot
 from ..options import RunOptions
 from ..project import configure_kedro, current_project
-from .heartbeat import heartbeats
+from .heartbeat import heartbeats, without_prefect_heartbeat
 from .logs import kedro_logs_to_prefect
 from .resume import Resume
 from .runner import ExecutionStrategy, PrefectTaskRunner
@@ -123,6 +123,8 @@ def _flow_named(flow_name: str, project_name: str) -> Flow[..., None]:
 def __getattr__(name: str) -> Any:
     """``project_flow``: the flow named after the project in the working directory, built on first use."""
     if name == "project_flow":
+        # A deployment's flow-run process loads this name before its run starts (deploy loads it too).
+        without_prefect_heartbeat()
         project = current_project()
         return _flow_named(project.flow_name, project.project_name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

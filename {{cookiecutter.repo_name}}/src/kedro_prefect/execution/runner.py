@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
 from .scheduler import Scheduler, UnitOutcome
+from .tag_limits import limited_tags
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -261,6 +262,7 @@ class PrefectTaskRunner(AbstractRunner):
         recorder = RunRecorder() if self._strategy.in_process else None
         tasks = _TasksByOptions(self._task_options)
         releaser = _DatasetReleaser(to_run, catalog)
+        task_tags = limited_tags(chain.from_iterable(node.tags for node in to_run.nodes))
         with self._strategy.task_runner(max_in_flight) as task_runner:
 
             def submit(unit: Unit, wait_for: list[PrefectFuture]) -> PrefectFuture:
@@ -274,7 +276,7 @@ class PrefectTaskRunner(AbstractRunner):
                     "recorder": recorder,
                 }
                 # Tags entered here are copied into the task run's context at submission.
-                with prefect_tags(*sorted(set().union(*(node.tags for node in unit)))):
+                with prefect_tags(*sorted(task_tags.intersection(chain.from_iterable(node.tags for node in unit)))):
                     return task_runner.submit(tasks.for_unit(unit), parameters=parameters, wait_for=wait_for)
 
             scheduler = Scheduler(
