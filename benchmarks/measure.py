@@ -124,6 +124,10 @@ def main() -> None:
     thread_phase = PhaseTimer(ThreadRunner)
     sequential_phase = PhaseTimer(SequentialRunner)
     flow_fn = module.kedro_pipeline
+    sections = os.environ.get("BENCH_SECTIONS", "matrix,grouped,dask").split(",")
+    if sections == ["peer"]:
+        print(json.dumps(measure_peer_round(module.project_flow, sequential_phase)))
+        return
 
     def ours(pipeline: str, workers: int, **parameters) -> None:
         state = flow_fn(pipeline_name=pipeline, max_workers=workers, return_state=True, **parameters)
@@ -162,7 +166,6 @@ def main() -> None:
             )
         )
 
-    sections = os.environ.get("BENCH_SECTIONS", "matrix,grouped,dask").split(",")
     results: dict = {"workers": CONCURRENT_WORKERS}
     if "matrix" in sections:
         results |= measure_matrix(variants, ours, ours_phase, thread_phase)
@@ -228,6 +231,63 @@ def measure_dask_fan(ours, ours_phase) -> dict:
         cold = run()
         warm = sorted(run() for _ in range(DASK_WARM_RUNS))
     return {"cold": cold, "warm": warm}
+
+
+PEER_PIPELINE = "bench_chain_200"
+PEER_NODES = 200
+
+
+def server_node_phase(flow_run_id, expected: int, timeout: float = 120.0) -> float:
+    """First task run's start to last task run's end, from the server's own records (bounded wait:
+    task runs reach the server as events, written after the run)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = []
+            for page in range(expected // 200 + 2):
+                batch = client.read_task_runs(flow_run_filter=flow_filter, limit=200, offset=page * 200)
+                runs += batch
+                if len(batch) < 200:
+                    break
+            done = [run for run in runs if run.start_time and run.end_time]
+            if len(done) >= expected:
+                return (max(run.end_time for run in done) - min(run.start_time for run in done)).total_seconds()
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {len(done)} of {expected} task runs reached the server in {timeout:.0f} s")
+            time.sleep(1)
+
+
+def measure_peer_round(project_flow, sequential_phase: PhaseTimer) -> dict:
+    """One round on the 200-node chain: Kedro SequentialRunner, bare Prefect tasks and our flow as a
+    deployment runs it (``project_flow``: Prefect's own heartbeat off, which bare Prefect then
+    shares), ungrouped, each after a warm-up and against an idle server. Whole runs from the client,
+    node phases from the server's task-run times (Kedro's from its runner)."""
+
+    def ours():
+        state = project_flow(pipeline_name=PEER_PIPELINE, return_state=True)
+        if not state.is_completed():
+            raise SystemExit(f"{PEER_PIPELINE}: {state.message}")
+        return state
+
+    bare_prefect(5, "chain", 4)
+    ours()
+    kedro_run(PEER_PIPELINE, SequentialRunner())
+    result = {}
+    wait_for_idle_server()
+    started = time.perf_counter()
+    kedro_run(PEER_PIPELINE, SequentialRunner())
+    result["kedro"] = {"seconds": time.perf_counter() - started, "phase": sequential_phase.seconds}
+    for name, run in (("bare", lambda: bare_prefect(PEER_NODES, "chain", 4, return_state=True)), ("ours", ours)):
+        wait_for_idle_server()
+        started = time.perf_counter()
+        state = run()
+        seconds = time.perf_counter() - started
+        result[name] = {"seconds": seconds, "phase": server_node_phase(state.state_details.flow_run_id, PEER_NODES)}
+    return result
 
 
 if __name__ == "__main__":
