@@ -233,8 +233,7 @@ def measure_dask_fan(ours, ours_phase) -> dict:
     return {"cold": cold, "warm": warm}
 
 
-PEER_PIPELINE = "bench_chain_200"
-PEER_NODES = 200
+PEER_SIZES = (200, 1000)
 
 
 def server_node_phase(flow_run_id, expected: int, timeout: float = 120.0) -> float:
@@ -262,31 +261,37 @@ def server_node_phase(flow_run_id, expected: int, timeout: float = 120.0) -> flo
 
 
 def measure_peer_round(project_flow, sequential_phase: PhaseTimer) -> dict:
-    """One round on the 200-node chain: Kedro SequentialRunner, bare Prefect tasks and our flow as a
-    deployment runs it (``project_flow``: Prefect's own heartbeat off, which bare Prefect then
-    shares), ungrouped, each after a warm-up and against an idle server. Whole runs from the client,
-    node phases from the server's task-run times (Kedro's from its runner)."""
+    """One round on chains of 200 and 1,000 nodes: Kedro SequentialRunner, bare Prefect tasks and our
+    flow as a deployment runs it (``project_flow``: Prefect's own heartbeat off, which bare Prefect
+    in this process then shares), ungrouped, each after a warm-up and against an idle server. Whole
+    runs from the client, node phases from the server's task-run times (Kedro's from its runner)."""
 
-    def ours():
-        state = project_flow(pipeline_name=PEER_PIPELINE, return_state=True)
+    def ours(pipeline: str):
+        state = project_flow(pipeline_name=pipeline, return_state=True)
         if not state.is_completed():
-            raise SystemExit(f"{PEER_PIPELINE}: {state.message}")
+            raise SystemExit(f"{pipeline}: {state.message}")
         return state
 
     bare_prefect(5, "chain", 4)
-    ours()
-    kedro_run(PEER_PIPELINE, SequentialRunner())
+    ours("bench_chain_200")
+    kedro_run("bench_chain_200", SequentialRunner())
     result = {}
-    wait_for_idle_server()
-    started = time.perf_counter()
-    kedro_run(PEER_PIPELINE, SequentialRunner())
-    result["kedro"] = {"seconds": time.perf_counter() - started, "phase": sequential_phase.seconds}
-    for name, run in (("bare", lambda: bare_prefect(PEER_NODES, "chain", 4, return_state=True)), ("ours", ours)):
+    for n in PEER_SIZES:
+        pipeline = f"bench_chain_{n}"
         wait_for_idle_server()
         started = time.perf_counter()
-        state = run()
-        seconds = time.perf_counter() - started
-        result[name] = {"seconds": seconds, "phase": server_node_phase(state.state_details.flow_run_id, PEER_NODES)}
+        kedro_run(pipeline, SequentialRunner())
+        sizes = {"kedro": {"seconds": time.perf_counter() - started, "phase": sequential_phase.seconds}}
+        for name, run in (
+            ("bare", lambda n=n: bare_prefect(n, "chain", 4, return_state=True)),
+            ("ours", lambda pipeline=pipeline: ours(pipeline)),
+        ):
+            wait_for_idle_server()
+            started = time.perf_counter()
+            state = run()
+            seconds = time.perf_counter() - started
+            sizes[name] = {"seconds": seconds, "phase": server_node_phase(state.state_details.flow_run_id, n)}
+        result[str(n)] = sizes
     return result
 
 

@@ -247,9 +247,10 @@ def dagster_python(project: Path) -> Path:
 
 
 def peer_rounds(port: int, server_pid: int) -> list[dict]:
-    """PEER_ROUNDS interleaved rounds on one 200-node chain: a round of kedro-dagster (its own
-    process and environment), then one of Kedro, bare Prefect and our flow (measure.py)."""
-    project = bake("Peer Project", {"bench_chain_200": ("chain", 200)})
+    """PEER_ROUNDS interleaved rounds: one of kedro-dagster on the 200-node chain (its own process and
+    environment), then one of Kedro, bare Prefect and our flow on chains of 200 and 1,000 nodes
+    (measure.py)."""
+    project = bake("Peer Project", {"bench_chain_200": ("chain", 200), "bench_chain_1000": ("chain", 1000)})
     (project / "conf" / "local" / "dagster.yml").write_text(PEER_DAGSTER_YML)
     python = dagster_python(project)
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
@@ -269,7 +270,7 @@ def peer_rounds(port: int, server_pid: int) -> list[dict]:
             if dagster.returncode != 0:
                 raise SystemExit(f"peer_dagster.py failed:\n{dagster.stderr[-5000:]}")
             ours = measure(project, port, server_pid, ["peer"])
-            rounds.append({"dagster": json.loads(dagster.stdout.strip().splitlines()[-1]), **ours})
+            rounds.append({"dagster": json.loads(dagster.stdout.strip().splitlines()[-1]), "chains": ours})
             print(f"peer round {index + 1} of {PEER_ROUNDS}", file=sys.stderr, flush=True)
     finally:
         uninstall(project.name.replace("-", "_"))
@@ -371,14 +372,15 @@ def report(results: dict) -> tuple[str, bool]:
 def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
     """kedro-dagster beside our flow and bare Prefect on the 200-node chain: medians of the rounds."""
     nodes = 200
+    chain = [r["chains"]["200"] for r in rounds]
 
     def over_kedro_ms(seconds: float, kedro: float) -> float:
         return 1000 * (seconds - kedro) / nodes
 
     per_node = {
-        "bare Prefect tasks": [over_kedro_ms(r["bare"]["seconds"], r["kedro"]["seconds"]) for r in rounds],
+        "bare Prefect tasks": [over_kedro_ms(r["bare"]["seconds"], r["kedro"]["seconds"]) for r in chain],
         "our flow (ungrouped, as a deployment runs it)": [
-            over_kedro_ms(r["ours"]["seconds"], r["kedro"]["seconds"]) for r in rounds
+            over_kedro_ms(r["ours"]["seconds"], r["kedro"]["seconds"]) for r in chain
         ],
         "kedro-dagster 0.8.1 execute_in_process, mem_io_manager": [
             over_kedro_ms(r["dagster"]["mem_io_manager"], r["dagster"]["kedro"]) for r in rounds
@@ -387,7 +389,14 @@ def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
             over_kedro_ms(r["dagster"]["fs_io_manager"], r["dagster"]["kedro"]) for r in rounds
         ],
     }
-    direct = [(r["ours"]["phase"] - r["kedro"]["phase"]) / r["bare"]["phase"] for r in rounds]
+    direct = {
+        size: [
+            (r["chains"][size]["ours"]["phase"] - r["chains"][size]["kedro"]["phase"])
+            / r["chains"][size]["bare"]["phase"]
+            for r in rounds
+        ]
+        for size in rounds[0]["chains"]
+    }
     lines = [
         "",
         f"Peer, a chain of {nodes} trivial nodes, {len(rounds)} interleaved rounds (each variant after a warm-up run; "
@@ -395,11 +404,11 @@ def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
         "",
         "| variant | whole run, median | per node over plain Kedro, median (min–max) |",
         "|---|---:|---:|",
-        f"| plain Kedro SequentialRunner | {median(r['kedro']['seconds'] for r in rounds):.2f} s | – |",
+        f"| plain Kedro SequentialRunner | {median(r['kedro']['seconds'] for r in chain):.2f} s | – |",
     ]
     whole = {
-        "bare Prefect tasks": [r["bare"]["seconds"] for r in rounds],
-        "our flow (ungrouped, as a deployment runs it)": [r["ours"]["seconds"] for r in rounds],
+        "bare Prefect tasks": [r["bare"]["seconds"] for r in chain],
+        "our flow (ungrouped, as a deployment runs it)": [r["ours"]["seconds"] for r in chain],
         "kedro-dagster 0.8.1 execute_in_process, mem_io_manager": [r["dagster"]["mem_io_manager"] for r in rounds],
         "kedro-dagster 0.8.1 execute_in_process, fs_io_manager": [r["dagster"]["fs_io_manager"] for r in rounds],
     }
@@ -408,13 +417,27 @@ def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
             f"| {variant} | {median(whole[variant]):.2f} s | "
             f"{median(values):.1f} ms ({min(values):.1f}–{max(values):.1f}) |"
         )
+    for size, ratios in direct.items():
+        sized = [r["chains"][size] for r in rounds]
+        lines += [
+            "",
+            f"Chain of {size}, node phases (first task start to last task end, server times; Kedro's from its "
+            f"runner), medians: Kedro {median(r['kedro']['phase'] for r in sized):.2f} s, bare Prefect "
+            f"{median(r['bare']['phase'] for r in sized):.2f} s, our flow {median(r['ours']['phase'] for r in sized):.2f} s; "
+            "direct ratio (ours − Kedro) / bare per round: " + ", ".join(f"{value:.2f}" for value in ratios) + ".",
+        ]
+    if {"200", "1000"} <= set(direct):
+
+        def phase(size: str, variant: str) -> float:
+            return median(r["chains"][size][variant]["phase"] for r in rounds)
+
+        slope = (phase("1000", "ours") - phase("200", "ours") - phase("1000", "kedro") + phase("200", "kedro")) / (
+            phase("1000", "bare") - phase("200", "bare")
+        )
+        lines += ["", f"The same ratio as a slope between 200 and 1,000 nodes (median phases): {slope:.2f}."]
     lines += [
         "",
-        f"Node phases (first task start to last task end, server times; Kedro's from its runner), medians: Kedro "
-        f"{median(r['kedro']['phase'] for r in rounds):.2f} s, bare Prefect {median(r['bare']['phase'] for r in rounds):.2f} s, "
-        f"our flow {median(r['ours']['phase'] for r in rounds):.2f} s; direct ratio (ours − Kedro) / bare per round: "
-        + ", ".join(f"{value:.2f}" for value in direct)
-        + f". kedro-dagster translating the project into Dagster definitions (every load of its code location): "
+        "kedro-dagster translating the project into Dagster definitions (on every load of its code location): "
         f"{median(r['dagster']['translate'] for r in rounds):.1f} s.",
     ]
     dagster_mem = median(per_node["kedro-dagster 0.8.1 execute_in_process, mem_io_manager"])
@@ -425,10 +448,13 @@ def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
             median(per_node["our flow (ungrouped, as a deployment runs it)"]),
             dagster_mem,
         ),
-        (
-            f"{nodes}-node chain: direct per-node ratio, (our node phase − Kedro's) / bare Prefect's, median",
-            median(direct),
-            TARGET_PEER_DIRECT,
+        *(
+            (
+                f"{size}-node chain: direct per-node ratio, (our node phase − Kedro's) / bare Prefect's, median",
+                median(ratios),
+                TARGET_PEER_DIRECT,
+            )
+            for size, ratios in direct.items()
         ),
     ]
     return lines, targets
