@@ -29,9 +29,7 @@ from cookiecutter.main import cookiecutter
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
 WORK = HERE / ".work"
-PACKAGE = "bench_project"
 EXAMPLE_PROJECT_NAME = "Example Project"
-EXAMPLE_PACKAGE = "example_project"
 SERVER_TIMEOUT = 120.0
 MEASURE_TIMEOUT = 2700.0
 MAKE_RUNS = 10
@@ -85,6 +83,10 @@ def bake_project(project_name: str) -> Path:
     return project
 
 
+def package_of(project: Path) -> str:
+    return project.name.replace("-", "_")
+
+
 def uninstall(*packages: str) -> None:
     uv = Path(sys.executable).with_name("uv")
     subprocess.run([str(uv), "pip", "uninstall", "--quiet", "--python", sys.executable, *packages], check=False)
@@ -93,7 +95,7 @@ def uninstall(*packages: str) -> None:
 def bake(project_name: str = "Bench Project", builders: dict = synthetic.BUILDERS) -> Path:
     """A project for the measurements: the example plus synthetic pipelines (all of them by default)."""
     project = bake_project(project_name)
-    package = project / "src" / project.name.replace("-", "_")
+    package = project / "src" / package_of(project)
     shutil.copy(HERE / "synthetic.py", package / "bench_pipelines.py")
     # One package per pipeline, as find_pipelines() discovers them.
     for name, (builder, size) in builders.items():
@@ -177,17 +179,16 @@ def measure(project: Path, port: int, server_pid: int, sections: list[str]) -> d
         "BENCH_SERVER_PID": str(server_pid),
         "BENCH_SECTIONS": ",".join(sections),
     }
+    return json_line_of([sys.executable, str(HERE / "measure.py")], project, env)
+
+
+def json_line_of(command: list[str], cwd: Path, env: dict) -> dict:
+    """Run a measuring script to its end; its last line of output is its JSON result."""
     result = subprocess.run(
-        [sys.executable, str(HERE / "measure.py"), PACKAGE],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=MEASURE_TIMEOUT,
-        stdin=subprocess.DEVNULL,
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=MEASURE_TIMEOUT, stdin=subprocess.DEVNULL
     )
     if result.returncode != 0:
-        raise SystemExit(f"measure.py failed:\n{result.stderr[-5000:]}")
+        raise SystemExit(f"{Path(command[1]).name} failed:\n{result.stderr[-5000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -229,7 +230,7 @@ def make_run_times() -> list[dict]:
         return rows
     finally:
         subprocess.run([*make, "down"], cwd=project, env=env, check=False, timeout=300, stdout=subprocess.DEVNULL)
-        uninstall(EXAMPLE_PACKAGE)
+        uninstall(package_of(project))
 
 
 def dagster_python(project: Path) -> Path:
@@ -258,22 +259,11 @@ def peer_rounds(port: int, server_pid: int) -> list[dict]:
     rounds = []
     try:
         for index in range(PEER_ROUNDS):
-            dagster = subprocess.run(
-                [str(python), str(HERE / "peer_dagster.py")],
-                cwd=project,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=MEASURE_TIMEOUT,
-                stdin=subprocess.DEVNULL,
-            )
-            if dagster.returncode != 0:
-                raise SystemExit(f"peer_dagster.py failed:\n{dagster.stderr[-5000:]}")
-            ours = measure(project, port, server_pid, ["peer"])
-            rounds.append({"dagster": json.loads(dagster.stdout.strip().splitlines()[-1]), "chains": ours})
+            dagster = json_line_of([str(python), str(HERE / "peer_dagster.py")], project, env)
+            rounds.append({"dagster": dagster, "chains": measure(project, port, server_pid, ["peer"])})
             print(f"peer round {index + 1} of {PEER_ROUNDS}", file=sys.stderr, flush=True)
     finally:
-        uninstall(project.name.replace("-", "_"))
+        uninstall(package_of(project))
     return rounds
 
 
@@ -373,21 +363,21 @@ def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
     """kedro-dagster beside our flow and bare Prefect on the 200-node chain: medians of the rounds."""
     nodes = 200
     chain = [r["chains"]["200"] for r in rounds]
-
-    def over_kedro_ms(seconds: float, kedro: float) -> float:
-        return 1000 * (seconds - kedro) / nodes
-
+    ours, dagster_mem = (
+        "our flow (ungrouped, as a deployment runs it)",
+        "kedro-dagster 0.8.1 execute_in_process, mem_io_manager",
+    )
+    # Each variant's whole runs, paired with plain Kedro's in the same process and round.
+    runs = {
+        "bare Prefect tasks": [(r["bare"]["seconds"], r["kedro"]["seconds"]) for r in chain],
+        ours: [(r["ours"]["seconds"], r["kedro"]["seconds"]) for r in chain],
+        **{
+            f"kedro-dagster 0.8.1 execute_in_process, {io}": [(r["dagster"][io], r["dagster"]["kedro"]) for r in rounds]
+            for io in ("mem_io_manager", "fs_io_manager")
+        },
+    }
     per_node = {
-        "bare Prefect tasks": [over_kedro_ms(r["bare"]["seconds"], r["kedro"]["seconds"]) for r in chain],
-        "our flow (ungrouped, as a deployment runs it)": [
-            over_kedro_ms(r["ours"]["seconds"], r["kedro"]["seconds"]) for r in chain
-        ],
-        "kedro-dagster 0.8.1 execute_in_process, mem_io_manager": [
-            over_kedro_ms(r["dagster"]["mem_io_manager"], r["dagster"]["kedro"]) for r in rounds
-        ],
-        "kedro-dagster 0.8.1 execute_in_process, fs_io_manager": [
-            over_kedro_ms(r["dagster"]["fs_io_manager"], r["dagster"]["kedro"]) for r in rounds
-        ],
+        variant: [1000 * (seconds - kedro) / nodes for seconds, kedro in pairs] for variant, pairs in runs.items()
     }
     direct = {
         size: [
@@ -406,15 +396,9 @@ def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
         "|---|---:|---:|",
         f"| plain Kedro SequentialRunner | {median(r['kedro']['seconds'] for r in chain):.2f} s | – |",
     ]
-    whole = {
-        "bare Prefect tasks": [r["bare"]["seconds"] for r in chain],
-        "our flow (ungrouped, as a deployment runs it)": [r["ours"]["seconds"] for r in chain],
-        "kedro-dagster 0.8.1 execute_in_process, mem_io_manager": [r["dagster"]["mem_io_manager"] for r in rounds],
-        "kedro-dagster 0.8.1 execute_in_process, fs_io_manager": [r["dagster"]["fs_io_manager"] for r in rounds],
-    }
     for variant, values in per_node.items():
         lines.append(
-            f"| {variant} | {median(whole[variant]):.2f} s | "
+            f"| {variant} | {median(seconds for seconds, _ in runs[variant]):.2f} s | "
             f"{median(values):.1f} ms ({min(values):.1f}–{max(values):.1f}) |"
         )
     for size, ratios in direct.items():
@@ -440,13 +424,12 @@ def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
         "kedro-dagster translating the project into Dagster definitions (on every load of its code location): "
         f"{median(r['dagster']['translate'] for r in rounds):.1f} s.",
     ]
-    dagster_mem = median(per_node["kedro-dagster 0.8.1 execute_in_process, mem_io_manager"])
     targets: list[Target] = [
         (
             f"{nodes}-node chain, ungrouped: our flow's whole-run ms per node over plain Kedro ≤ kedro-dagster's "
             "(mem_io_manager), medians",
-            median(per_node["our flow (ungrouped, as a deployment runs it)"]),
-            dagster_mem,
+            median(per_node[ours]),
+            median(per_node[dagster_mem]),
         ),
         *(
             (
@@ -577,7 +560,7 @@ def main() -> int:
             results |= measure(project, port, server.pid, measured)
         finally:
             stop_process_group(server)
-            uninstall(PACKAGE)
+            uninstall(package_of(project))
     if "peer" in sections:
         # A server at normal priority, as users run it: our flow talks to it during the run, and
         # kedro-dagster's execute_in_process has no server at all.

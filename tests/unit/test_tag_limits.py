@@ -15,6 +15,13 @@ def test_a_global_limit_named_like_a_tag_does_not_count():
     assert tags_with_limits({"reporting"}, ["reporting"]) == frozenset()
 
 
-def test_no_tags_asks_no_server():
-    # Unit tests have no server: with no tags there is nothing to ask, and no client is made.
+def test_no_tags_asks_no_server(monkeypatch):
+    # Without a server Prefect would start an ephemeral one and answer "no limits" all the same,
+    # so a client being made at all is the failure.
+    import prefect.client.orchestration
+
+    def no_client(*args, **kwargs):
+        raise AssertionError("a pipeline without tags must not ask the server")
+
+    monkeypatch.setattr(prefect.client.orchestration, "get_client", no_client)
     assert limited_tags([]) == frozenset()
