@@ -119,6 +119,12 @@ def main() -> None:
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(Path.cwd())  # as `kedro run` does, before any flow runs
+    measured = Path(importlib.import_module("kedro_prefect").__file__)
+    if not measured.is_relative_to(Path.cwd()):
+        # Another editable install in this environment shadows the baked project's copy.
+        raise SystemExit(
+            f"kedro_prefect is imported from {measured.parent}, not from {Path.cwd()}: uninstall that project"
+        )
     module = importlib.import_module("kedro_prefect.execution.flow")
     ours_phase = PhaseTimer(importlib.import_module("kedro_prefect.execution.runner").PrefectTaskRunner)
     thread_phase = PhaseTimer(ThreadRunner)

@@ -2,7 +2,8 @@
 
 Each test builds a small pipeline of no-op nodes, runs it through `Scheduler` with a thread pool
 standing in for Prefect's task runner, and checks what the scheduler promises: dependency order,
-the `max_in_flight` bound, failures stopping only what depends on them.
+the `max_in_flight` bound, failures stopping only what depends on them, and with `lookahead` units
+submitted one step ahead that still run only after their parents.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 from kedro.pipeline import Node, Pipeline
 from kedro_prefect.execution.runner import NodeRun, Unit
-from kedro_prefect.execution.scheduler import Scheduler, UnitOutcome
+from kedro_prefect.execution.scheduler import NOT_READY, Scheduler, UnitOutcome
 
 
 def noop(*inputs):
@@ -64,20 +65,58 @@ class Executor:
                 self.running -= 1
 
 
+class WaitingExecutor(Executor):
+    """Takes units before their parents finished and waits on them in the worker thread, as Prefect's
+    task runner does with ``wait_for``: a unit whose parent failed ends NotReady without running."""
+
+    def __init__(self, workers: int, seconds: float = 0.02, fail: frozenset[str] = frozenset()) -> None:
+        super().__init__(workers, seconds, fail)
+        self.submitted_at: dict[str, float] = {}
+        self.unfinished = 0
+        self.most_unfinished = 0
+
+    def submit(self, unit: Unit, wait_for: list[Future]) -> Future:
+        with self._lock:
+            self.submitted.append(unit[0].name)
+            self.submitted_at[unit[0].name] = time.monotonic()
+            self.unfinished += 1
+            self.most_unfinished = max(self.most_unfinished, self.unfinished)
+        return self.pool.submit(self._wait_then_run, unit, wait_for)
+
+    def _wait_then_run(self, unit: Unit, wait_for: list[Future]) -> dict[str, NodeRun] | str:
+        try:
+            for parent in wait_for:
+                if parent.exception(timeout=10) is not None or parent.result() == NOT_READY:
+                    return NOT_READY
+            return self._run(unit)
+        finally:
+            with self._lock:
+                self.unfinished -= 1
+
+
 def outcome(future: Future) -> UnitOutcome:
     error = future.exception()
+    if error is None and future.result() == NOT_READY:
+        return UnitOutcome(NOT_READY, None, {})
     if error is None:
         return UnitOutcome("Completed", None, future.result())
     return UnitOutcome("Failed", error, getattr(error, "kedro_node_runs", {}))
 
 
-def schedule(pipeline: Pipeline, executor: Executor, max_in_flight: int, units: list[Unit] | None = None) -> Scheduler:
+def schedule(
+    pipeline: Pipeline,
+    executor: Executor,
+    max_in_flight: int,
+    units: list[Unit] | None = None,
+    lookahead: bool = False,
+) -> Scheduler:
     scheduler = Scheduler(
         pipeline.node_dependencies,
         units if units is not None else [(each,) for each in pipeline.nodes],
         executor.submit,
         outcome,
         max_in_flight=max_in_flight,
+        lookahead=lookahead,
     )
     runner = threading.Thread(target=scheduler.run, daemon=True)
     runner.start()
@@ -206,3 +245,56 @@ def test_an_empty_pipeline_ends_at_once():
 def test_max_in_flight_below_one_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         Scheduler({}, [], lambda unit, wait_for: None, outcome, max_in_flight=0)
+
+
+def chain_of(length: int) -> Pipeline:
+    return Pipeline([node(f"n{i}", [f"d{i}"] if i else [], f"d{i + 1}") for i in range(length)])
+
+
+def test_lookahead_submits_each_link_of_a_chain_while_its_parent_runs_and_runs_it_after():
+    executor = WaitingExecutor(workers=2)
+    scheduler = schedule(chain_of(6), executor, max_in_flight=2, lookahead=True)
+
+    assert len(scheduler.completed) == 6
+    for i in range(1, 6):
+        parent_started, parent_ended = executor.spans[f"n{i - 1}"]
+        assert executor.submitted_at[f"n{i}"] < parent_ended, f"n{i} was not submitted ahead"
+        assert parent_ended <= executor.spans[f"n{i}"][0], f"n{i} started before its parent ended"
+    assert executor.most_unfinished == 2  # one step ahead, never more
+
+
+def test_lookahead_stays_within_max_in_flight():
+    fan = Pipeline([node("root", [], "r"), *(node(f"n{i}", ["r"], f"out{i}") for i in range(6))])
+    executor = WaitingExecutor(workers=8)
+    scheduler = schedule(fan, executor, max_in_flight=3, lookahead=True)
+    assert executor.most_unfinished == 3
+    assert executor.most_running <= 3
+    assert len(scheduler.completed) == 7
+
+
+def test_with_one_slot_nothing_is_submitted_ahead():
+    executor = WaitingExecutor(workers=2)
+    schedule(chain_of(4), executor, max_in_flight=1, lookahead=True)
+    for i in range(1, 4):
+        assert executor.submitted_at[f"n{i}"] >= executor.spans[f"n{i - 1}"][1]
+
+
+def test_lookahead_below_a_failure_never_runs_and_nothing_after_it_is_submitted():
+    pipeline = chain_of(4)
+    executor = WaitingExecutor(workers=2, fail=frozenset({"n0"}))
+    scheduler = schedule(pipeline, executor, max_in_flight=2, lookahead=True)
+
+    assert executor.submitted == ["n0", "n1"]  # n1 waited on n0, which failed
+    assert set(executor.spans) == {"n0"}
+    assert [n.name for n in scheduler.failures] == ["n0"]
+    assert [scheduler.state_of(n) for n in pipeline.nodes] == ["Failed", "NotRun", "NotRun", "NotRun"]
+
+
+def test_lookahead_keeps_a_failure_from_stopping_independent_branches():
+    pipeline = diamond()
+    executor = WaitingExecutor(workers=4, fail=frozenset({"b"}))
+    scheduler = schedule(pipeline, executor, max_in_flight=4, lookahead=True)
+
+    assert "d" not in executor.spans  # downstream of b: at most submitted ahead, never run
+    states = {n.name: scheduler.state_of(n) for n in pipeline.nodes}
+    assert states == {"a": "Completed", "b": "Failed", "c": "Completed", "d": "NotRun", "e": "Completed"}

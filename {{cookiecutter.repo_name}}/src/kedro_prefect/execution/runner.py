@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
-from .scheduler import Scheduler, UnitOutcome
+from .scheduler import NOT_READY, Scheduler, UnitOutcome
 from .tag_limits import limited_tags
 
 if TYPE_CHECKING:
@@ -208,8 +208,8 @@ def _no_options(node: Node) -> TaskOptions:
 class PrefectTaskRunner(AbstractRunner):
     """Runs each unit of nodes as a Prefect task, in dependency order, at most ``max_workers`` at once.
 
-    When a node fails, nothing downstream of it is submitted, while branches that do not depend on
-    it run to completion (the same as a Prefect or Airflow DAG); the run then raises
+    When a node fails, nothing downstream of it runs, while branches that do not depend on it run
+    to completion (the same as a Prefect or Airflow DAG); the run then raises
     ``NodeFailedError`` naming the failed nodes and the ``from_nodes`` value that resumes the run.
     """
 
@@ -287,6 +287,9 @@ class PrefectTaskRunner(AbstractRunner):
                 max_in_flight=max_in_flight,
                 on_completed=releaser.release_after,
                 runs=recorder.runs if recorder else None,
+                # On threads a task submitted ahead sets itself up while its parent runs; Dask would
+                # only hold it back until the parent is done, so it gains nothing there.
+                lookahead=self._strategy.in_process,
             )
             scheduler.run()
 
@@ -326,6 +329,8 @@ def outcome_reader(results_carry_runs: bool) -> Callable[[PrefectFuture], UnitOu
     def outcome(future: PrefectFuture) -> UnitOutcome:
         future.wait()  # records the final state on the future; `.state` alone may ask the API
         state = future.state
+        if state.name == NOT_READY:
+            return UnitOutcome(NOT_READY, None, {})
         if state.is_completed():
             return UnitOutcome(state.name, None, (state.result() or {}) if results_carry_runs else {})
         error = _exception_of(state)

@@ -27,6 +27,11 @@ class Handle(Protocol):
     def add_done_callback(self, fn: Callable[[Any], object]) -> None: ...
 
 
+NOT_READY = "NotReady"
+"""The state of a unit submitted ahead that never started: a parent it waited for did not complete
+(Prefect's own name for it)."""
+
+
 class UnitOutcome(NamedTuple):
     """How a finished unit ended: its final state's name, the error if it failed, its nodes' runs."""
 
@@ -41,8 +46,17 @@ class Scheduler:
     Units are submitted from the thread where their last parent finished: handing every finished
     unit back to one thread put a thread wake-up and a GIL hand-over on every edge of the DAG,
     which made each node of a chain cost about a millisecond more than a bare Prefect task. When a
-    unit fails, nothing downstream of it is submitted; branches that do not depend on it run to
-    the end. The bookkeeping is a few counters under one lock.
+    unit fails, nothing downstream of it runs; branches that do not depend on it run to the end.
+    The bookkeeping is a few counters under one lock.
+
+    With ``lookahead``, a unit whose last unfinished parent is running is submitted one step ahead,
+    when a slot is free and nothing is ready: its handle waits on the parent's, so the executor
+    sets it up (in Prefect: the task run, its engine, its thread) while the parent still runs,
+    instead of between the two. Bare Prefect flows overlap that set-up the same way; without it a
+    chain paid it on every edge. Only one step: a unit submitted ahead does not pull its own
+    children in until its parent has completed, so waiting units never hold more slots than the
+    units they wait on. A unit submitted ahead of a parent that then fails ends ``NotReady``
+    without running (Prefect shows its task run so), and the units after it are never submitted.
     """
 
     def __init__(
@@ -54,6 +68,7 @@ class Scheduler:
         max_in_flight: int,
         on_completed: Callable[[Unit], None] = lambda unit: None,
         runs: dict[str, NodeRun] | None = None,
+        lookahead: bool = False,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
@@ -79,6 +94,13 @@ class Scheduler:
         self._lock = threading.Lock()
         self._in_this_thread = threading.local()
         self._ready: deque[Unit] = deque(unit for unit in units if not self._parents[unit])
+        self._lookahead = lookahead
+        self._ahead: deque[Unit] = deque()
+        """Children of running units that may be submitted ahead (checked again when taken)."""
+        self._taken: set[Unit] = set()
+        self._waiting: set[Unit] = set()
+        """Units submitted ahead whose parent has not completed yet."""
+        self._succeeded: set[Unit] = set()
         self._in_flight = 0
         self._all_done = threading.Event()
         self.handles: dict[Unit, Handle] = {}
@@ -108,12 +130,37 @@ class Scheduler:
         return state
 
     def _take_startable(self) -> list[Unit]:
-        """Under the lock: ready units that fit under the bound, now counted in flight."""
+        """Under the lock: ready units that fit under the bound, then units to submit ahead, now counted in flight."""
         startable = []
         while self._ready and self._in_flight < self._max_in_flight:
             startable.append(self._ready.popleft())
             self._in_flight += 1
+        while self._ahead and self._in_flight < self._max_in_flight:
+            unit = self._ahead.popleft()
+            if self._may_go_ahead(unit):
+                startable.append(unit)
+                self._waiting.add(unit)
+                self._in_flight += 1
+        self._taken.update(startable)
         return startable
+
+    def _may_go_ahead(self, unit: Unit) -> bool:
+        """Under the lock: not taken yet, and its one unfinished parent is running, not waiting.
+
+        A failed parent never counts as finished, so a unit below a failure never qualifies.
+        """
+        if unit in self._taken or self._unfinished_parents[unit] != 1:
+            return False
+        (parent,) = (parent for parent in self._parents[unit] if parent not in self._succeeded)
+        return parent in self.handles and parent not in self.states and parent not in self._waiting
+
+    def _look_ahead_of(self, units: Iterable[Unit]) -> list[Unit]:
+        """Queue the children of units that now run, and take what may start."""
+        if not self._lookahead:
+            return []
+        with self._lock:
+            self._ahead.extend(child for unit in units for child in self._children[unit])
+            return self._take_startable()
 
     def _start(self, units: Iterable[Unit]) -> None:
         """Submit units already counted in flight.
@@ -137,6 +184,7 @@ class Scheduler:
                     continue
                 self.handles[unit] = handle
                 handle.add_done_callback(lambda _, unit=unit: self._on_done(unit))
+                queued.extend(self._look_ahead_of([unit]))
         finally:
             self._in_this_thread.queued = None
 
@@ -151,15 +199,26 @@ class Scheduler:
         """Record one finished unit; return the units that may start now, already counted in flight."""
         with self._lock:
             self.runs.update(outcome.runs)
-            self.states[unit] = outcome.state
-            if outcome.error is None:
+            self._waiting.discard(unit)
+            if outcome.state == NOT_READY:
+                pass  # submitted ahead of a parent that failed: it never ran, so it keeps no state
+            elif outcome.error is None:
+                self.states[unit] = outcome.state
+                self._succeeded.add(unit)
                 self.completed.extend(unit)
                 self._on_completed(unit)
                 for child in self._children[unit]:
                     self._unfinished_parents[child] -= 1
                     if self._unfinished_parents[child] == 0:
-                        self._ready.append(child)
+                        if child in self._waiting:  # submitted ahead: it runs now, so its children may follow
+                            self._waiting.discard(child)
+                            self._ahead.extend(self._children[child])
+                        elif child not in self._taken:
+                            self._ready.append(child)
+                    elif self._lookahead and self._unfinished_parents[child] == 1:
+                        self._ahead.append(child)
             else:
+                self.states[unit] = outcome.state
                 # The nodes of the unit ran in order: the last one with a record failed, those before
                 # it completed (no record at all: the task failed around its nodes, e.g. timed out).
                 ran = [node for node in unit if node.name in self.runs]
