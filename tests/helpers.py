@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from cookiecutter.main import cookiecutter
 
@@ -83,6 +84,19 @@ def project_env(prefect_home: Path | None = None, **extra: str) -> dict[str, str
         env["PREFECT_HOME"] = str(prefect_home)
     env.update(extra)
     return env
+
+
+def wait_until_healthy(url: str, timeout: float = 60) -> None:
+    """Wait (bounded) until a server answers at ``url``; fail the test otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url} did not answer within {timeout:.0f} s")
 
 
 def run(

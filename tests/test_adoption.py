@@ -8,14 +8,11 @@ pipeline is a user's own, written here, which no other test runs.
 from __future__ import annotations
 
 import shutil
-import time
 import tomllib
 
-import httpx
-import pytest
 import yaml
 
-from tests.helpers import DEV_BIN, TEMPLATE, Background, Project, project_env, run
+from tests.helpers import DEV_BIN, TEMPLATE, Background, Project, project_env, run, wait_until_healthy
 
 LAYER = TEMPLATE / "{{cookiecutter.repo_name}}"
 
@@ -81,18 +78,6 @@ def adopt_by_the_readme(project) -> None:
     text += '\n[project.entry-points."kedro.project_commands"]\nprefect = "kedro_prefect.cli:commands"\n'
     pyproject.write_text(text)
     tomllib.loads(text)  # still valid TOML
-
-
-def wait_until_healthy(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} did not answer within {timeout:.0f} s")
 
 
 def test_plain_kedro_project_runs_on_prefect_by_the_readme_steps(tmp_path):

@@ -12,8 +12,10 @@ from tests.helpers import TEMPLATE, bake
 
 # Every file a project contains; {pkg} is the python_package answer.
 EXPECTED_FILES = """
+.dockerignore
 .gitignore
 .telemetry
+Dockerfile
 Makefile
 README.md
 conf/base/catalog.yml
@@ -47,11 +49,14 @@ src/kedro_prefect/execution/summary.py
 src/kedro_prefect/execution/tag_limits.py
 src/kedro_prefect/execution/threads.py
 src/kedro_prefect/operations/__init__.py
+src/kedro_prefect/operations/containers.py
 src/kedro_prefect/operations/crashes.py
 src/kedro_prefect/operations/deploy.py
+src/kedro_prefect/operations/image.py
 src/kedro_prefect/operations/pools.py
 src/kedro_prefect/operations/processes.py
 src/kedro_prefect/operations/server.py
+src/kedro_prefect/operations/source.py
 src/kedro_prefect/operations/trigger.py
 src/kedro_prefect/options.py
 src/kedro_prefect/project.py

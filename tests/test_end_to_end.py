@@ -315,6 +315,8 @@ def test_generated_project_lint_and_help(project):
         "kedro-run",
         "dask-scheduler",
         "dask-worker",
+        "image",
+        "image-push",
         "test",
         "test-deploy",
         "lint",

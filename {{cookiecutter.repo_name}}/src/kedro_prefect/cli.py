@@ -8,10 +8,14 @@ is what the Makefile calls, and ``register_prefect_flow.py`` is ``deploy``.
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 import click
 
 from .project import KedroProject, ProjectError, current_project
+
+if TYPE_CHECKING:
+    from .operations.processes import WorkerSpec
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -68,9 +72,22 @@ def worker_options(command):
     return command
 
 
-def _worker_arguments(project: KedroProject, pool, queue, name) -> tuple[str, str, str]:
+def _worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> WorkerSpec:
+    """The worker the options describe, with the project's defaults for what they leave out."""
+    from .operations.processes import WorkerSpec
+
+    project = project_or_exit()
     pool = pool or project.work_pool
-    return pool, queue or project.work_queue, name or f"{pool}-{socket.gethostname()}"
+    return WorkerSpec(
+        project_path=project.path,
+        pool=pool,
+        queue=queue or project.work_queue,
+        name=name or f"{pool}-{socket.gethostname()}",
+        limit=limit,
+        crash_after=crash_after,
+        pool_limit=pool_limit,
+        pool_type=pool_type,
+    )
 
 
 @click.group(name="prefect", context_settings=CONTEXT)
@@ -94,8 +111,7 @@ def agent(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
     """Create the work pool and queue when missing, then run a worker in the foreground."""
     from .operations.processes import run_agent
 
-    pool, queue, name = _worker_arguments(project_or_exit(), pool, queue, name)
-    run_agent(pool, queue, name, limit, crash_after, pool_limit, pool_type)
+    run_agent(_worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type))
 
 
 @prefect.command()
@@ -107,9 +123,9 @@ def up(host, port, pool, queue, name, limit, crash_after, pool_limit, pool_type)
     from .operations.processes import start_stack
     from .operations.server import with_api_url
 
-    pool, queue, name = _worker_arguments(project_or_exit(), pool, queue, name)
+    spec = _worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type)
     with with_api_url(f"http://{host}:{port}/api"):
-        start_stack(host, port, pool, queue, name, limit, crash_after, pool_limit, pool_type)
+        start_stack(host, port, spec)
 
 
 @prefect.command()
@@ -134,6 +150,7 @@ def down() -> None:
     help="Where the nodes run [file's execution].",
 )
 @optional("dask_address", "--dask-address", help="Dask scheduler, tcp://HOST:PORT [file, else a local cluster].")
+@optional("image", "--image", help="Image, on docker and kubernetes pools [file's job_variables, else make image's].")
 def deploy(
     pipeline_name: str | None,
     env: str | None,
@@ -143,6 +160,7 @@ def deploy(
     version: str | None,
     task_runner: str | None,
     dask_address: str | None,
+    image: str | None,
 ) -> None:
     """Register the deployments of conf/<env>/prefect.yml (or one, or a new one) with Prefect."""
     from .operations.deploy import deploy as register
@@ -160,7 +178,27 @@ def deploy(
         deployment_name,
         {key: value for key, value in overrides.items() if value is not None},
         {key: value for key, value in run_options.items() if value is not None},
+        image,
     )
+
+
+engine_option = click.option(
+    "--engine", default="docker", show_default=True, help="Container engine with Docker's command line (or podman)."
+)
+
+
+@prefect.command()
+@optional("image", "--image", help="Image name and tag [<flow name>:<git commit, else package version>].")
+@engine_option
+@optional("base_image", "--base-image", help="The Dockerfile's BASE_IMAGE [python:3.11-slim].")
+@click.option("--push", is_flag=True, help="Push the image once built (IMAGE must name a registry).")
+def image(image: str | None, engine: str, base_image: str | None, push: bool) -> None:
+    """Build the project's image from its Dockerfile, for docker and kubernetes work pools."""
+    from .operations.image import build_image, push_image
+
+    built = build_image(project_or_exit(), image, engine, base_image)
+    if push:
+        push_image(built, engine)
 
 
 @prefect.command()

@@ -138,6 +138,9 @@ class DeploymentConfig(_Strict):
     description: str | None = None
     schedule: ScheduleConfig | None = None
     concurrency_limit: PositiveInt | None = None
+    job_variables: dict[str, Any] = {}
+    """Prefect job variables for the pool's workers, over the defaults its type gets (README,
+    "Containers"); the server checks them against the pool's job template."""
 
     @field_validator("parameters")
     @classmethod

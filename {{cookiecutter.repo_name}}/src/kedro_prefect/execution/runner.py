@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kedro.runner import AbstractRunner
@@ -186,7 +189,7 @@ def _run_nodes(
     is_async: bool,
     runs: dict[str, NodeRun],
 ) -> dict[str, NodeRun]:
-    process = f"{socket.gethostname()}:{os.getpid()}"
+    process = f"{machine_name()}:{os.getpid()}"
     for node in nodes:
         started = time.perf_counter()
         try:
@@ -199,6 +202,24 @@ def _run_nodes(
             raise
         runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
     return runs
+
+
+_CONTAINER_HOSTNAME_MOUNT = re.compile(r"/([0-9a-f]{64})/(?:userdata/)?hostname /etc/hostname ")
+
+
+@cache
+def machine_name() -> str:
+    """Where this process runs: its container's short ID inside a container, else the host's name.
+
+    Prefect's docker worker runs containers on the host's network, which also gives them the
+    host's name. Docker and podman mount the container's ``/etc/hostname`` from a folder named
+    after its ID, which names it then (the ID the flow run's ``infrastructure_pid`` ends with).
+    """
+    try:
+        found = _CONTAINER_HOSTNAME_MOUNT.search(Path("/proc/self/mountinfo").read_text(errors="replace"))
+    except OSError:
+        found = None
+    return found[1][:12] if found else socket.gethostname()
 
 
 def _no_options(node: Node) -> TaskOptions:

@@ -2,8 +2,8 @@
 ``python register_prefect_flow.py``.
 
 Every deployment of ``conf/<env>/prefect.yml`` (or one, or a new one from the command line) is
-registered from the project folder on a work pool; the worker then runs it from its own copy of
-the project. Nothing is registered unless the server answers and every selected deployment is
+registered from the project folder on a work pool; the worker then runs it from its own clone of
+the project, wherever that sits. Nothing is registered unless the server answers and every selected deployment is
 valid: its pipeline exists, its environment exists, its work pool exists, its entry is well formed.
 """
 
@@ -24,10 +24,15 @@ from ..config import (
     validate_deployment,
 )
 from ..options import InvalidRunOptions
-from .pools import require_work_pools
+from .containers import CONTAINER_POOL_TYPES, job_variables
+from .image import require_image
+from .pools import check_job_variables, require_work_pools
 from .server import require_server, ui_url
+from .source import ProjectSource
 
 if TYPE_CHECKING:
+    from prefect.client.schemas.objects import WorkPool
+
     from ..project import KedroProject
 
 
@@ -117,11 +122,29 @@ def strict_parameter_schema(deployment: Any) -> None:
     deployment._parameter_openapi_schema = StrictParameterSchema(**schema, additionalProperties=False)
 
 
+def deployment_job_variables(project: KedroProject, entry: DeploymentConfig, pool: WorkPool, image: str | None) -> dict:
+    """The entry's job variables on its pool; one line when they or the image do not suit the pool."""
+    if image and pool.type not in CONTAINER_POOL_TYPES:
+        raise click.ClickException(
+            f"Deployment '{entry.name}': IMAGE is for docker and kubernetes pools; work pool '{pool.name}' "
+            f"is a {pool.type} pool, which runs the project's own folder. Deploy to a container pool: WORK_POOL=..."
+        )
+    variables = job_variables(project, pool.type, telemetry_env(project), entry.job_variables, image)
+    try:
+        check_job_variables(pool, variables)
+    except ValueError as error:
+        raise click.ClickException(f"Deployment '{entry.name}': job_variables: {error}") from None
+    if pool.type == "docker" and variables.get("image_pull_policy") != "Always":
+        require_image(variables["image"])
+    return variables
+
+
 def deploy(
     project: KedroProject,
     deployment_name: str | None,
     overrides: dict[str, Any],
     run_options: dict[str, Any],
+    image: str | None = None,
 ) -> None:
     """Validate every selected deployment, then register them all."""
     from ..execution.flow import ENTRYPOINT, project_flow
@@ -140,16 +163,20 @@ def deploy(
             check_dask_memory(project, entry)
     except (PrefectConfigError, InvalidRunOptions) as error:
         raise click.ClickException(str(error)) from None
-    require_work_pools({entry.work_pool for entry in deployments})
+    pools = require_work_pools({entry.work_pool for entry in deployments})
+    variables = {
+        entry.name: deployment_job_variables(project, entry, pools[entry.work_pool], image) for entry in deployments
+    }
 
-    flow = project_flow.from_source(source=str(project.path), entrypoint=ENTRYPOINT)
+    # Workers enter their own clone of the project, wherever it sits (source.py).
+    flow = project_flow.from_source(source=ProjectSource(project.path, project.package_name), entrypoint=ENTRYPOINT)
     for entry in deployments:
         deployment = flow.to_deployment(
             name=entry.name,
             work_pool_name=entry.work_pool,
             work_queue_name=entry.work_queue,
             parameters=entry.flow_parameters(),
-            job_variables={"env": telemetry_env(project)},
+            job_variables=variables[entry.name],
             schedule=entry.schedule.to_prefect() if entry.schedule else None,
             concurrency_limit=entry.concurrency_limit,
             tags=entry.tags,

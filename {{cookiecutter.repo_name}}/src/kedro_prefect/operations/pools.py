@@ -25,6 +25,7 @@ from prefect.client.schemas.actions import (
     WorkPoolCreate,
     WorkPoolUpdate,
 )
+from prefect.client.schemas.objects import WorkPool
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 
@@ -65,17 +66,40 @@ def ensure_work_pool(pool: str, queue: str, pool_type: str = "process") -> None:
                 pass
 
 
-def require_work_pools(names: set[str]) -> None:
-    """Stop with one line when a deployment's work pool does not exist yet."""
+def require_work_pools(names: set[str]) -> dict[str, WorkPool]:
+    """The pools by name; stop with one line when a deployment's work pool does not exist yet."""
+    pools = {}
     with get_client(sync_client=True) as client:
         for name in sorted(names):
             try:
-                client.read_work_pool(name)
+                pools[name] = client.read_work_pool(name)
             except ObjectNotFound:
                 raise click.ClickException(
                     f"Work pool '{name}' does not exist on the server. Create it with `make agent` "
                     f"(or `prefect work-pool create {name} --type process`), then deploy again."
                 ) from None
+    return pools
+
+
+def check_job_variables(pool: WorkPool, variables: dict[str, Any]) -> None:
+    """Refuse, as one line, variables the pool's job template does not have or whose type is wrong.
+
+    Prefect's server checks types too, but only while registering, by which time earlier
+    deployments of the same ``make deploy`` would be registered already.
+    """
+    from prefect.utilities.schema_tools import ValidationError, validate
+
+    schema = pool.base_job_template.get("variables", {})
+    unknown = sorted(set(variables) - set(schema.get("properties", {})))
+    if unknown:
+        known = ", ".join(sorted(schema.get("properties", {})))
+        raise ValueError(f"{unknown} not among the job variables of {pool.type} pool '{pool.name}' ({known})")
+    try:
+        validate(variables, schema, raise_on_error=True, ignore_required=True, allow_none_with_default=True)
+    except ValidationError as error:
+        raise ValueError(
+            str(error).removeprefix("Validation failed for field ").replace(". Failure reason:", ":")
+        ) from None
 
 
 def limit_name(pool: str) -> str:

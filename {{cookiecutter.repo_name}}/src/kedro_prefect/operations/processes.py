@@ -12,15 +12,18 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
 from prefect.client.orchestration import get_client
 
+from .containers import require_container_engine
 from .crashes import ensure_crash_detection
 from .pools import ensure_work_pool, set_pool_limit
 from .server import api_url, is_healthy, require_server, ui_url, warn_if_exposed
+from .source import PROJECT_PATH_VARIABLE
 
 SERVER_START_TIMEOUT = 90.0
 WORKER_START_TIMEOUT = 45.0
@@ -44,6 +47,7 @@ def prepare_server(
     """What a worker needs on the server: reachable with our credentials, its pool and queue, and
     crashed-run detection (all left as they are when already there), and the pool's limit if given."""
     require_server()
+    require_container_engine(pool_type)
     ensure_work_pool(pool, queue, pool_type)
     if pool_limit is not None:
         set_pool_limit(pool, pool_limit)
@@ -78,10 +82,15 @@ class ManagedProcess:
             self.pid_file.unlink()
             click.echo(f"Removed stale {self.pid_file} (its process is gone)")
 
-    def start(self, command: list[str]) -> int:
+    def start(self, command: list[str], env: dict[str, str] | None = None) -> int:
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
             )
         self.pid_file.write_text(f"{process.pid}\n")
         return process.pid
@@ -159,13 +168,35 @@ def worker_command(pool: str, queue: str, name: str, limit: int) -> list[str]:
     )
 
 
-def run_agent(
-    pool: str, queue: str, name: str, limit: int, crash_after: int, pool_limit: int | None, pool_type: str
-) -> None:
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One worker as `agent` and `up` start it: the clone it serves, its pool and queue, its limits."""
+
+    project_path: Path
+    pool: str
+    queue: str
+    name: str
+    limit: int
+    crash_after: int
+    pool_limit: int | None
+    pool_type: str
+
+    def prepare_server(self) -> None:
+        prepare_server(self.pool, self.queue, self.crash_after, self.pool_limit, self.pool_type)
+
+    def command(self) -> list[str]:
+        return worker_command(self.pool, self.queue, self.name, self.limit)
+
+    def env(self) -> dict[str, str]:
+        """This environment, plus the clone the worker's flow runs enter (``source.find_project``)."""
+        return os.environ | {PROJECT_PATH_VARIABLE: str(self.project_path)}
+
+
+def run_agent(spec: WorkerSpec) -> None:
     """Create the work pool and queue when missing, then become the worker (foreground)."""
-    prepare_server(pool, queue, crash_after, pool_limit, pool_type)
-    command = worker_command(pool, queue, name, limit)
-    os.execv(command[0], command)
+    spec.prepare_server()
+    command = spec.command()
+    os.execve(command[0], command, spec.env())
 
 
 def run_server(host: str, port: int) -> None:
@@ -176,17 +207,7 @@ def run_server(host: str, port: int) -> None:
     os.execv(command[0], command)
 
 
-def start_stack(
-    host: str,
-    port: int,
-    pool: str,
-    queue: str,
-    name: str,
-    limit: int,
-    crash_after: int,
-    pool_limit: int | None,
-    pool_type: str,
-) -> None:
+def start_stack(host: str, port: int, spec: WorkerSpec) -> None:
     """Start server and worker in the background; return once both are ready."""
     folder = state_dir()
     server, worker = ManagedProcess("server", folder), ManagedProcess("worker", folder)
@@ -212,12 +233,13 @@ def start_stack(
             f"The server did not become healthy at {api} within {SERVER_START_TIMEOUT:.0f} s. "
             f"Last lines of {server.log_file}:\n{server.log_tail()}"
         )
-    prepare_server(pool, queue, crash_after, pool_limit, pool_type)
+    spec.prepare_server()
+    pool, queue, name = spec.pool, spec.queue, spec.name
     if worker.pid():
         click.echo(f"Worker already running (pid {worker.pid()})")
     else:
         since = datetime.now(timezone.utc) - timedelta(seconds=1)
-        pid = worker.start(worker_command(pool, queue, name, limit))
+        pid = worker.start(spec.command(), env=spec.env())
         click.echo(f"Starting worker '{name}' on {pool}/{queue} (pid {pid}, log {worker.log_file})")
         if not _wait_until(lambda: _worker_is_polling(pool, name, since), WORKER_START_TIMEOUT, interval=0.3):
             raise click.ClickException(

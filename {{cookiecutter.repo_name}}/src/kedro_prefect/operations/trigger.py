@@ -7,7 +7,9 @@ prints the flow run's id and UI link straight away and returns as soon as the ru
 from __future__ import annotations
 
 import json
+import re
 import time
+from uuid import UUID
 
 import click
 from prefect.client.orchestration import SyncPrefectClient, get_client
@@ -68,8 +70,6 @@ def retry(flow_run_id: str, timeout: int, poll: float) -> None:
     The new attempt resumes: nodes the earlier attempts completed are skipped (the flow decides,
     unless the run's ``resume`` parameter is false).
     """
-    from uuid import UUID
-
     from prefect.states import Scheduled
 
     api = require_server()
@@ -113,6 +113,35 @@ def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int,
         time.sleep(poll)
         state = client.read_flow_run(flow_run.id).state
 
+    if state.is_crashed():
+        cause = crash_cause(client, flow_run.id)
+        if cause:
+            raise click.ClickException(f"Flow run {flow_run.id} ended Crashed: {cause}")
     if not state.is_completed():
         raise click.ClickException(f"Flow run {flow_run.id} ended {state.name}: {state.message}")
     click.echo(f"  {state.name}")
+
+
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?(\w*(?:Error|Exception)): (.+)$", re.MULTILINE)
+
+
+def crash_cause(client: SyncPrefectClient, flow_run_id: UUID, wait: float = 3.0) -> str | None:
+    """Why a run crashed before its flow could report it (e.g. its pull step failed), from its logs.
+
+    A crashed run's state only says that its process exited; the exception went to the run's
+    logs, which reach the server shortly after (bounded wait). The first exception of the last
+    error record is the root cause: chained tracebacks print the original one first.
+    """
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
+
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]), level=LogFilterLevel(ge_=40))
+    deadline = time.monotonic() + wait
+    while True:
+        records = client.read_logs(log_filter=log_filter, limit=20)
+        for record in reversed(records):
+            found = _EXCEPTION_LINE.search(record.message)
+            if found:
+                return f"{found[1]}: {found[2]}"
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.5)
