@@ -29,9 +29,17 @@ def node(name: str, inputs: list[str], output: str) -> Node:
 class Executor:
     """Runs each unit on a thread pool; records start/end times and the most units running at once."""
 
-    def __init__(self, workers: int, seconds: float = 0.02, fail: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        workers: int,
+        seconds: float = 0.02,
+        fail: frozenset[str] = frozenset(),
+        slow: dict[str, float] | None = None,
+    ) -> None:
         self.pool = ThreadPoolExecutor(max_workers=workers)
         self.seconds = seconds
+        self.slow = slow or {}
+        """Seconds for the nodes that take longer than ``seconds``."""
         self.fail = fail
         self.spans: dict[str, tuple[float, float]] = {}
         self.submitted: list[str] = []
@@ -52,7 +60,7 @@ class Executor:
             runs = {}
             for each in unit:
                 started = time.monotonic()
-                time.sleep(self.seconds)
+                time.sleep(self.slow.get(each.name, self.seconds))
                 runs[each.name] = NodeRun(seconds=self.seconds, process="test")
                 self.spans[each.name] = (started, time.monotonic())
                 if each.name in self.fail:
@@ -69,8 +77,14 @@ class WaitingExecutor(Executor):
     """Takes units before their parents finished and waits on them in the worker thread, as Prefect's
     task runner does with ``wait_for``: a unit whose parent failed ends NotReady without running."""
 
-    def __init__(self, workers: int, seconds: float = 0.02, fail: frozenset[str] = frozenset()) -> None:
-        super().__init__(workers, seconds, fail)
+    def __init__(
+        self,
+        workers: int,
+        seconds: float = 0.02,
+        fail: frozenset[str] = frozenset(),
+        slow: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__(workers, seconds, fail, slow)
         self.submitted_at: dict[str, float] = {}
         self.unfinished = 0
         self.most_unfinished = 0
@@ -298,3 +312,23 @@ def test_lookahead_keeps_a_failure_from_stopping_independent_branches():
     assert "d" not in executor.spans  # downstream of b: at most submitted ahead, never run
     states = {n.name: scheduler.state_of(n) for n in pipeline.nodes}
     assert states == {"a": "Completed", "b": "Failed", "c": "Completed", "d": "NotRun", "e": "Completed"}
+
+
+def test_a_unit_below_one_that_never_started_is_not_submitted_when_its_other_parent_completes():
+    """fails -> waits (submitted ahead, ends NotReady); waits + slow -> after: `after` must never be
+    submitted, even though `slow` completes later and leaves `waits` as its only unfinished parent."""
+    pipeline = Pipeline(
+        [
+            node("fails", [], "f"),
+            node("waits", ["f"], "w"),
+            node("slow", [], "s"),
+            node("after", ["w", "s"], "a"),
+        ]
+    )
+    executor = WaitingExecutor(workers=4, fail=frozenset({"fails"}), slow={"slow": 0.3})
+    scheduler = schedule(pipeline, executor, max_in_flight=4, lookahead=True)
+
+    assert "waits" in executor.submitted  # it was submitted ahead, and ended without running
+    assert "after" not in executor.submitted
+    states = {n.name: scheduler.state_of(n) for n in pipeline.nodes}
+    assert states == {"fails": "Failed", "waits": "NotRun", "slow": "Completed", "after": "NotRun"}

@@ -100,7 +100,6 @@ class Scheduler:
         self._taken: set[Unit] = set()
         self._waiting: set[Unit] = set()
         """Units submitted ahead whose parent has not completed yet."""
-        self._succeeded: set[Unit] = set()
         self._in_flight = 0
         self._all_done = threading.Event()
         self.handles: dict[Unit, Handle] = {}
@@ -145,14 +144,15 @@ class Scheduler:
         return startable
 
     def _may_go_ahead(self, unit: Unit) -> bool:
-        """Under the lock: not taken yet, and its one unfinished parent is running, not waiting.
+        """Under the lock: not taken yet, and its one parent that has not completed is running.
 
-        A failed parent never counts as finished, so a unit below a failure never qualifies.
+        A parent that failed or never started has ended without completing: a unit below it
+        then has no running parent and never qualifies.
         """
         if unit in self._taken or self._unfinished_parents[unit] != 1:
             return False
-        (parent,) = (parent for parent in self._parents[unit] if parent not in self._succeeded)
-        return parent in self.handles and parent not in self.states and parent not in self._waiting
+        running = [parent for parent in self._parents[unit] if parent not in self.states]
+        return len(running) == 1 and running[0] in self.handles and running[0] not in self._waiting
 
     def _look_ahead_of(self, units: Iterable[Unit]) -> list[Unit]:
         """Queue the children of units that now run, and take what may start."""
@@ -200,11 +200,10 @@ class Scheduler:
         with self._lock:
             self.runs.update(outcome.runs)
             self._waiting.discard(unit)
+            self.states[unit] = outcome.state
             if outcome.state == NOT_READY:
-                pass  # submitted ahead of a parent that failed: it never ran, so it keeps no state
+                pass  # submitted ahead of a parent that failed: it never ran (state_of says NotRun)
             elif outcome.error is None:
-                self.states[unit] = outcome.state
-                self._succeeded.add(unit)
                 self.completed.extend(unit)
                 self._on_completed(unit)
                 for child in self._children[unit]:
@@ -218,7 +217,6 @@ class Scheduler:
                     elif self._lookahead and self._unfinished_parents[child] == 1:
                         self._ahead.append(child)
             else:
-                self.states[unit] = outcome.state
                 # The nodes of the unit ran in order: the last one with a record failed, those before
                 # it completed (no record at all: the task failed around its nodes, e.g. timed out).
                 ran = [node for node in unit if node.name in self.runs]
