@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -84,6 +85,11 @@ def project_env(prefect_home: Path | None = None, **extra: str) -> dict[str, str
         env["PREFECT_HOME"] = str(prefect_home)
     env.update(extra)
     return env
+
+
+def flow_run_id(output: str) -> str:
+    """The flow run `make run` (or `make retry`) followed: the last id in its printed UI links."""
+    return re.findall(r"/runs/flow-run/([0-9a-f-]{36})", output)[-1]
 
 
 def wait_until_healthy(url: str, timeout: float = 60) -> None:

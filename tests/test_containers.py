@@ -25,6 +25,7 @@ from tests.helpers import (
     Project,
     add_pipeline,
     bake,
+    flow_run_id,
     wait_until_healthy,
 )
 
@@ -106,10 +107,6 @@ def containers(tmp_path_factory):
             process.stop()
         if started_engine:
             engine_script("stop")
-
-
-def flow_run_id(output: str) -> str:
-    return output.split("/runs/flow-run/")[1].split()[0]
 
 
 def test_make_image_builds_from_the_locked_dependencies_and_reports_size_and_time(containers):

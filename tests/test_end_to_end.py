@@ -18,6 +18,7 @@ from tests.helpers import (
     Project,
     add_pipeline,
     bake,
+    flow_run_id,
     free_port,
     process_gone,
     project_env,
@@ -180,10 +181,6 @@ def test_failing_node_fails_make_run_with_the_node_and_resume_hint(project):
     assert "from_nodes=['reporting.top_customers']" in result.stderr
 
 
-def flow_run_id(result) -> str:
-    return result.stdout.split("/runs/flow-run/")[1].split()[0]
-
-
 def test_run_with_params_applies_kedro_filters(project):
     result = project.make("run", """PARAMS={"tags": ["cleaning"], "max_workers": 2}""", timeout=600)
     assert "Completed" in result.stdout.splitlines()[-1]
@@ -194,7 +191,7 @@ def test_run_with_params_applies_kedro_filters(project):
         "    tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))\n"
         "print(json.dumps({'parameters': run.parameters, 'tasks': sorted(t.name for t in tasks)}))\n"
     )
-    ran = project.api(script, flow_run_id(result))
+    ran = project.api(script, flow_run_id(result.stdout))
     assert ran["parameters"]["tags"] == ["cleaning"]
     assert ran["tasks"] == ["clean_customers", "clean_orders"]  # only the nodes tagged cleaning
 
@@ -346,12 +343,12 @@ def test_make_retry_resumes_a_failed_run_from_the_failed_node(project):
     stats = project.path / "data" / "02_intermediate" / "flaky_stats.csv"
     written_by_first_attempt = stats.stat().st_mtime_ns
 
-    retried = project.make("retry", f"RUN={flow_run_id(failed)}", timeout=600)
+    retried = project.make("retry", f"RUN={flow_run_id(failed.stdout)}", timeout=600)
 
     assert "attempt 2" in retried.stdout
     assert "Completed" in retried.stdout.splitlines()[-1]
     script = "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId\n" + SUMMARY_ROWS_SCRIPT
-    found = project.api(script, flow_run_id(failed))
+    found = project.api(script, flow_run_id(failed.stdout))
     states = {row["node"]: row["state"] for row in found["rows"]}
     assert states == {
         "summarise": "Skipped (completed in attempt 1)",
@@ -382,7 +379,7 @@ def test_a_deployment_run_sends_heartbeats_with_its_deployment(project):
     # Events reach the server in the background: poll, bounded.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        beats = project.api(HEARTBEATS_SCRIPT, flow_run_id(result))
+        beats = project.api(HEARTBEATS_SCRIPT, flow_run_id(result.stdout))
         if beats:
             break
         time.sleep(1)

@@ -8,7 +8,6 @@ targets. Everything binds to 127.0.0.1 on free ports; every process is stopped b
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 
@@ -25,6 +24,7 @@ from tests.helpers import (
     ancestors,
     bake,
     descendants,
+    flow_run_id,
     free_port,
     listening_addresses_of,
 )
@@ -60,9 +60,6 @@ class Scale(Project):
     dask_scheduler: Background
     dask_workers: list[Background]
     second_worker: Background
-
-    def flow_run_id(self, run_output: str) -> str:
-        return re.findall(r"/runs/flow-run/([0-9a-f-]{36})", run_output)[-1]
 
     def summary(self, flow_run_id: str) -> dict[str, dict]:
         """The run's node summary artifact, by node."""
@@ -184,7 +181,7 @@ def test_dask_run_spreads_nodes_over_the_cluster_with_the_threaded_outputs(scale
     assert "Completed" in run.stdout.splitlines()[-1]
     assert scale.outputs() == threaded
 
-    flow_run = scale.flow_run_id(run.stdout)
+    flow_run = flow_run_id(run.stdout)
     rows = scale.summary(flow_run)
     assert len(rows) == 6 and {row["state"] for row in rows.values()} == {"Completed"}
     dask_worker_pids = {worker.pid for worker in scale.dask_workers}
@@ -217,7 +214,7 @@ def test_max_workers_bounds_concurrent_nodes_on_dask(scale):
     scale.make("deploy", "DEPLOYMENT=on-dask", "TASK_RUNNER=dask", f"DASK_ADDRESS={scale.dask_address}")
     run = scale.make("run", "DEPLOYMENT=on-dask", 'PARAMS={"max_workers": 1}', timeout=300)
     assert "Completed" in run.stdout.splitlines()[-1]
-    intervals = scale.task_run_intervals(scale.flow_run_id(run.stdout))
+    intervals = scale.task_run_intervals(flow_run_id(run.stdout))
     assert len(intervals) == 4  # the grouped cleaning task and three reports
     assert max_overlap(intervals) == 1
 
@@ -233,7 +230,7 @@ def test_group_by_namespace_on_dask_runs_each_namespace_as_one_unit_of_work(scal
 
     assert "Completed" in run.stdout.splitlines()[-1]
     assert scale.outputs() == threaded
-    flow_run = scale.flow_run_id(run.stdout)
+    flow_run = flow_run_id(run.stdout)
     assert scale.task_run_names(flow_run) == ["clean_customers + clean_orders + build_order_table", "reporting"]
     rows = scale.summary(flow_run)
     reporting = [row for node, row in rows.items() if node.startswith("reporting.")]
@@ -255,7 +252,7 @@ def test_persist_policy_on_a_local_cluster_runs_one_task_per_node(scale):
     run = scale.make("run", "DEPLOYMENT=local-persist", timeout=300)
     assert "Completed" in run.stdout.splitlines()[-1]
     assert scale.outputs() == threaded
-    flow_run = scale.flow_run_id(run.stdout)
+    flow_run = flow_run_id(run.stdout)
     assert len(scale.task_run_names(flow_run)) == 6  # no grouping: every node its own task
     processes = {row["process"] for row in scale.summary(flow_run).values()}
     dask_worker_pids = {worker.pid for worker in scale.dask_workers}
@@ -296,7 +293,7 @@ def test_refuse_policy_stops_deploy_and_run_before_any_node(scale):
     run = scale.make("run", "DEPLOYMENT=switching", timeout=300, check=False)
     assert run.returncode != 0
     assert "cleaned_customers, cleaned_orders are kept in memory" in run.stdout + run.stderr
-    assert scale.task_run_names(scale.flow_run_id(run.stdout)) == []  # not one node ran
+    assert scale.task_run_names(flow_run_id(run.stdout)) == []  # not one node ran
 
 
 def test_work_pool_type_without_its_worker_package_is_one_line(scale):

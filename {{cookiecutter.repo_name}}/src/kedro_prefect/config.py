@@ -140,7 +140,7 @@ class DeploymentConfig(_Strict):
     concurrency_limit: PositiveInt | None = None
     job_variables: dict[str, Any] = {}
     """Prefect job variables for the pool's workers, over the defaults its type gets (README,
-    "Containers"); the server checks them against the pool's job template."""
+    "Containers"); ``make deploy`` checks them against the pool's job template first."""
 
     @field_validator("parameters")
     @classmethod

@@ -40,7 +40,6 @@ def job_variables(
     (the command line's) wins over ``configured``'s."""
     defaults: dict[str, Any] = {"env": dict(env)}
     if pool_type in CONTAINER_POOL_TYPES:
-        defaults["image"] = default_image(project)
         defaults["image_pull_policy"] = "IfNotPresent"
         # The image's own settings would be overridden by the worker's: its PREFECT_HOME may not
         # exist in the container, and its KEDRO_PROJECT_PATH names a folder on the worker's host.
@@ -52,7 +51,7 @@ def job_variables(
     merged = defaults | {key: value for key, value in configured.items() if key != "env"}
     merged["env"] = defaults["env"] | configured.get("env", {})
     if pool_type in CONTAINER_POOL_TYPES:
-        merged["image"] = image or merged["image"]
+        merged["image"] = image or configured.get("image") or default_image(project)
         check_image_name(merged["image"])
     return merged
 

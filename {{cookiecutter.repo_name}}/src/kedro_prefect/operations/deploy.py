@@ -123,7 +123,7 @@ def strict_parameter_schema(deployment: Any) -> None:
 
 
 def deployment_job_variables(project: KedroProject, entry: DeploymentConfig, pool: WorkPool, image: str | None) -> dict:
-    """The entry's job variables on its pool; one line when they or the image do not suit the pool."""
+    """The entry's job variables on its pool; one line when they do not suit it."""
     if image and pool.type not in CONTAINER_POOL_TYPES:
         raise click.ClickException(
             f"Deployment '{entry.name}': IMAGE is for docker and kubernetes pools; work pool '{pool.name}' "
@@ -134,8 +134,6 @@ def deployment_job_variables(project: KedroProject, entry: DeploymentConfig, poo
         check_job_variables(pool, variables)
     except ValueError as error:
         raise click.ClickException(f"Deployment '{entry.name}': job_variables: {error}") from None
-    if pool.type == "docker" and variables.get("image_pull_policy") != "Always":
-        require_image(variables["image"])
     return variables
 
 
@@ -167,6 +165,14 @@ def deploy(
     variables = {
         entry.name: deployment_job_variables(project, entry, pools[entry.work_pool], image) for entry in deployments
     }
+    # Images a docker worker on this machine would start, each checked once; a registry's are pulled.
+    local_images = {
+        variables[entry.name]["image"]
+        for entry in deployments
+        if pools[entry.work_pool].type == "docker" and variables[entry.name].get("image_pull_policy") != "Always"
+    }
+    for local_image in sorted(local_images):
+        require_image(local_image)
 
     # Workers enter their own clone of the project, wherever it sits (source.py).
     flow = project_flow.from_source(source=ProjectSource(project.path, project.package_name), entrypoint=ENTRYPOINT)

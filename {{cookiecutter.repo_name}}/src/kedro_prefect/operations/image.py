@@ -83,17 +83,18 @@ def lock_dependencies(project: KedroProject) -> Path:
     if uv is None:
         raise ImageError(f"uv compiles {LOCK_FILE} and is not installed: `make install` (the dev extra brings it)")
     click.echo(f"Locking the dependencies of pyproject.toml into {LOCK_FILE} (Python {LOCK_PYTHON})")
-    compiled = subprocess.run(
-        [uv, "pip", "compile", "--quiet", "--python-version", LOCK_PYTHON, "pyproject.toml", "-o", f"{LOCK_FILE}.tmp"],
+    compiling = lock.with_name(f"{LOCK_FILE}.tmp")  # never a half-written lock
+    compiled = subprocess.run(  # relative paths: uv writes its command line into the lock's header
+        [uv, "pip", "compile", "--quiet", "--python-version", LOCK_PYTHON, pyproject.name, "-o", compiling.name],
         cwd=project.path,
         capture_output=True,
         text=True,
         check=False,
     )
     if compiled.returncode != 0:
-        (project.path / f"{LOCK_FILE}.tmp").unlink(missing_ok=True)
+        compiling.unlink(missing_ok=True)
         raise ImageError(f"uv could not lock pyproject.toml's dependencies: {compiled.stderr.strip()[-500:]}")
-    (project.path / f"{LOCK_FILE}.tmp").replace(lock)  # never a half-written lock
+    compiling.replace(lock)
     return lock
 
 

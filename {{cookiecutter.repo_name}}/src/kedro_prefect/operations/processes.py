@@ -234,19 +234,18 @@ def start_stack(host: str, port: int, spec: WorkerSpec) -> None:
             f"Last lines of {server.log_file}:\n{server.log_tail()}"
         )
     spec.prepare_server()
-    pool, queue, name = spec.pool, spec.queue, spec.name
     if worker.pid():
         click.echo(f"Worker already running (pid {worker.pid()})")
     else:
         since = datetime.now(timezone.utc) - timedelta(seconds=1)
         pid = worker.start(spec.command(), env=spec.env())
-        click.echo(f"Starting worker '{name}' on {pool}/{queue} (pid {pid}, log {worker.log_file})")
-        if not _wait_until(lambda: _worker_is_polling(pool, name, since), WORKER_START_TIMEOUT, interval=0.3):
+        click.echo(f"Starting worker '{spec.name}' on {spec.pool}/{spec.queue} (pid {pid}, log {worker.log_file})")
+        if not _wait_until(lambda: _worker_is_polling(spec.pool, spec.name, since), WORKER_START_TIMEOUT, interval=0.3):
             raise click.ClickException(
                 f"The worker did not start polling within {WORKER_START_TIMEOUT:.0f} s. "
                 f"Last lines of {worker.log_file}:\n{worker.log_tail()}"
             )
-    click.echo(f"Up: UI at {ui_url(api)}, worker polling {pool}/{queue}. Stop with `make down`.")
+    click.echo(f"Up: UI at {ui_url(api)}, worker polling {spec.pool}/{spec.queue}. Stop with `make down`.")
 
 
 def stop_stack() -> None:
