@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 import pytest
-from kedro_prefect.operations.containers import IMAGE_PROJECT, job_variables
+from kedro_prefect.operations.containers import IMAGE_PROJECT, PROCESS_RUN_COMMAND, job_variables
 from kedro_prefect.operations.image import check_image_name
 from kedro_prefect.operations.pools import check_job_variables
 from kedro_prefect.project import KedroProject
@@ -27,8 +27,19 @@ def project(tmp_path) -> KedroProject:
     )
 
 
-def test_a_process_pool_gets_only_the_environment(project):
-    assert job_variables(project, "process", TELEMETRY_OFF, {}) == {"env": TELEMETRY_OFF}
+def test_a_process_pool_gets_the_environment_and_starts_the_engine_itself(project):
+    assert job_variables(project, "process", TELEMETRY_OFF, {}) == {
+        "env": TELEMETRY_OFF,
+        "command": PROCESS_RUN_COMMAND,
+    }
+
+
+def test_a_null_command_in_prefect_yml_brings_back_prefects_own_launcher(project):
+    assert job_variables(project, "process", {}, {"command": None})["command"] is None
+
+
+def test_container_pools_keep_their_images_command(project):
+    assert "command" not in job_variables(project, "docker", {}, {}, image="ledger:1.0")
 
 
 def test_a_docker_pool_gets_the_image_a_local_pull_policy_and_the_data_folder_mounted(project):
@@ -82,6 +93,8 @@ def process_pool() -> WorkPool:
 
 def test_job_variables_the_pool_knows_pass(process_pool):
     check_job_variables(process_pool, {"env": {"A": "1"}, "working_dir": "/srv"})
+    check_job_variables(process_pool, {"command": PROCESS_RUN_COMMAND})
+    check_job_variables(process_pool, {"command": None})
 
 
 @pytest.mark.parametrize(

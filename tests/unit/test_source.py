@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
+from kedro_prefect.operations.processes import WorkerSpec
 from kedro_prefect.operations.source import (
     PROJECT_PATH_VARIABLE,
     ProjectNotFoundError,
@@ -63,3 +66,12 @@ def test_the_deployments_pull_step_names_this_modules_step_with_the_registered_p
             "package_name": "ledger",
         }
     }
+
+
+def test_a_worker_started_by_the_agent_names_its_clone_and_puts_its_python_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin")
+    spec = WorkerSpec(tmp_path, "ledger-pool", "default", "w", 4, 90, None, "process")
+    env = spec.env()
+    assert env[PROJECT_PATH_VARIABLE] == str(tmp_path)
+    # A process pool's runs start with `python -m prefect.engine`: this environment's python.
+    assert env["PATH"].split(os.pathsep) == [str(Path(sys.executable).parent), "/usr/bin"]

@@ -1,6 +1,6 @@
 """Job variables of a deployment: what its work pool's workers need to start a run.
 
-A process pool needs only the run's environment. A container pool (docker, kubernetes) also needs
+A process pool needs the run's environment and the command that starts it. A container pool (docker, kubernetes) also needs
 the image, a pull policy that uses an image built here, and a place for the run's data that
 outlives the container: on docker, the project's ``data/`` folder mounted where the image's
 project expects it, with the container running as that folder's owner so that what it writes
@@ -28,6 +28,16 @@ IMAGE_PROJECT = "/home/kedro/project"
 
 CONTAINER_POOL_TYPES = frozenset({"docker", "kubernetes"})
 
+PROCESS_RUN_COMMAND = "python -m prefect.engine"
+"""How a process worker starts a run: Prefect's engine, which runs the pull step and the flow.
+
+Without a command, Prefect 3.9's process worker starts a supervisor process that runs the pull
+step and then starts the engine as a second Python process: one more interpreter start and Prefect
+import per run (about 1.3 s of the ~4 s a small run takes from Scheduled to Completed), and one more
+process held for the run's whole length. ``python`` is the worker's own: ``kedro prefect agent``
+puts its environment first on PATH (``WorkerSpec.env``). ``job_variables: {command: null}`` in
+prefect.yml brings Prefect's supervisor back."""
+
 
 def job_variables(
     project: KedroProject,
@@ -39,6 +49,8 @@ def job_variables(
     """The deployment's job variables for a pool of ``pool_type``; on a container pool, ``image``
     (the command line's) wins over ``configured``'s."""
     defaults: dict[str, Any] = {"env": dict(env)}
+    if pool_type == "process":
+        defaults["command"] = PROCESS_RUN_COMMAND
     if pool_type in CONTAINER_POOL_TYPES:
         defaults["image_pull_policy"] = "IfNotPresent"
         # The image's own settings would be overridden by the worker's: its PREFECT_HOME may not

@@ -188,8 +188,11 @@ class WorkerSpec:
         return worker_command(self.pool, self.queue, self.name, self.limit)
 
     def env(self) -> dict[str, str]:
-        """This environment, plus the clone the worker's flow runs enter (``source.find_project``)."""
-        return os.environ | {PROJECT_PATH_VARIABLE: str(self.project_path)}
+        """This environment, plus the clone the worker's flow runs enter (``source.find_project``),
+        with this interpreter's folder first on PATH: a process pool's runs start with ``python``
+        (``containers.PROCESS_RUN_COMMAND``), which must be the one that has the project installed."""
+        path = os.pathsep.join(filter(None, (str(Path(sys.executable).parent), os.environ.get("PATH"))))
+        return os.environ | {PROJECT_PATH_VARIABLE: str(self.project_path), "PATH": path}
 
 
 def run_agent(spec: WorkerSpec) -> None:
