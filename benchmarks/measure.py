@@ -96,20 +96,25 @@ def wait_for_idle_server(window: float = 0.5, busy_share: float = 0.2, timeout: 
             return
 
 
+def run_once(call, phase=None) -> tuple[float, float | None]:
+    """One run started against an idle server: its whole time and, where `phase` reads one, its
+    node phase (submitting the first task to finishing the last)."""
+    wait_for_idle_server()
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started, phase() if phase else None
+
+
+def best_of(runs: list[tuple[float, float | None]]) -> dict:
+    """The best whole run and the best node phase, each taken on its own: whole runs move in steps
+    of about a second, so the run with the best whole time is not the one with the best phase."""
+    phases = [phase for _, phase in runs if phase is not None]
+    return {"seconds": min(seconds for seconds, _ in runs), "phase": min(phases) if phases else None}
+
+
 def timed(call, phase=None) -> dict:
-    """REPEATS runs, each started against an idle server: the best whole run and, where `phase`
-    reads one, the best node phase (submitting the first task to finishing the last), each taken on
-    its own. Whole runs move in steps of about a second, so the run with the best whole time is not
-    the one with the best node phase; every variant is measured the same way."""
-    wholes, phases = [], []
-    for _ in range(REPEATS):
-        wait_for_idle_server()
-        started = time.perf_counter()
-        call()
-        wholes.append(time.perf_counter() - started)
-        if phase:
-            phases.append(phase())
-    return {"seconds": min(wholes), "phase": min(phases) if phases else None}
+    """Best of REPEATS runs (`best_of`)."""
+    return best_of([run_once(call, phase) for _ in range(REPEATS)])
 
 
 def kedro_run(pipeline: str, runner) -> None:
@@ -192,9 +197,14 @@ def measure_matrix(variants, ours, ours_phase, thread_phase) -> dict:
     for shape in ("chain", "fan"):
         for n in SIZES:
             pipeline = f"bench_{shape}_{n}"
-            for variant, run, phase in variants:
-                result = timed(functools.partial(run, pipeline, n, shape), phase)
-                rows.append({"shape": shape, "n": n, "variant": variant, **result})
+            # Rounds of every variant in turn, rather than each variant's repeats back to back: a
+            # slow stretch of the machine (2 vCPUs shared with the server's event backlog) then
+            # falls on one round of all variants alike, and each variant keeps its best (`best_of`).
+            runs: dict[str, list] = {variant: [] for variant, _, _ in variants}
+            for _ in range(REPEATS):
+                for variant, run, phase in variants:
+                    runs[variant].append(run_once(functools.partial(run, pipeline, n, shape), phase))
+            rows += [{"shape": shape, "n": n, "variant": variant, **best_of(each)} for variant, each in runs.items()]
             print(f"measured {pipeline}", file=sys.stderr, flush=True)
 
     kedro_run("bench_sleep_20", ThreadRunner(max_workers=CONCURRENT_WORKERS))
