@@ -70,7 +70,16 @@ def test_the_deployments_pull_step_names_this_modules_step_with_the_registered_p
 
 def test_a_worker_started_by_the_agent_names_its_clone_and_puts_its_python_first(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin")
-    spec = WorkerSpec(tmp_path, "ledger-pool", "default", "w", 4, 90, None, "process")
+    spec = WorkerSpec(
+        project_path=tmp_path,
+        pool="ledger-pool",
+        queue="default",
+        name="worker",
+        limit=4,
+        crash_after=90,
+        pool_limit=None,
+        pool_type="process",
+    )
     env = spec.env()
     assert env[PROJECT_PATH_VARIABLE] == str(tmp_path)
     # A process pool's runs start with `python -m prefect.engine`: this environment's python.

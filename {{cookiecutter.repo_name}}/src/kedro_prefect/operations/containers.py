@@ -1,10 +1,10 @@
 """Job variables of a deployment: what its work pool's workers need to start a run.
 
-A process pool needs the run's environment and the command that starts it. A container pool (docker, kubernetes) also needs
-the image, a pull policy that uses an image built here, and a place for the run's data that
-outlives the container: on docker, the project's ``data/`` folder mounted where the image's
-project expects it, with the container running as that folder's owner so that what it writes
-there belongs to the same user. ``job_variables`` of a deployment in ``prefect.yml`` are merged
+A process pool needs the run's environment and the command that starts it. A container pool
+(docker, kubernetes) also needs the image, a pull policy that uses an image built here, and a place
+for the run's data that outlives the container: on docker, the project's ``data/`` folder mounted
+where the image's project expects it, with the container running as that folder's owner so that
+what it writes there belongs to the same user. ``job_variables`` of a deployment in ``prefect.yml`` are merged
 over these defaults (``env`` key by key, everything else replaced).
 """
 
@@ -33,8 +33,8 @@ PROCESS_RUN_COMMAND = "python -m prefect.engine"
 
 Without a command, Prefect 3.9's process worker starts a supervisor process that runs the pull
 step and then starts the engine as a second Python process: one more interpreter start and Prefect
-import per run (about 1.3 s of the ~4 s a small run takes from Scheduled to Completed), and one more
-process held for the run's whole length. ``python`` is the worker's own: ``kedro prefect agent``
+import per run (over a second of a small run's few), and one more process held for the run's whole
+length. ``python`` is the worker's own: ``kedro prefect agent``
 puts its environment first on PATH (``WorkerSpec.env``). ``job_variables: {command: null}`` in
 prefect.yml brings Prefect's supervisor back."""
 

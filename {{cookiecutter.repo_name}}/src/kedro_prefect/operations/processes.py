@@ -30,9 +30,14 @@ WORKER_START_TIMEOUT = 45.0
 STOP_TIMEOUT = 20.0
 
 
+def environment_bin() -> Path:
+    """The scripts folder of the environment this module runs in (its ``python``, ``prefect``)."""
+    return Path(sys.executable).parent
+
+
 def prefect_command(*args: str) -> list[str]:
     """The ``prefect`` CLI of the environment this module runs in."""
-    return [str(Path(sys.executable).with_name("prefect")), *args]
+    return [str(environment_bin() / "prefect"), *args]
 
 
 def state_dir() -> Path:
@@ -191,7 +196,7 @@ class WorkerSpec:
         """This environment, plus the clone the worker's flow runs enter (``source.find_project``),
         with this interpreter's folder first on PATH: a process pool's runs start with ``python``
         (``containers.PROCESS_RUN_COMMAND``), which must be the one that has the project installed."""
-        path = os.pathsep.join(filter(None, (str(Path(sys.executable).parent), os.environ.get("PATH"))))
+        path = os.pathsep.join(filter(None, (str(environment_bin()), os.environ.get("PATH"))))
         return os.environ | {PROJECT_PATH_VARIABLE: str(self.project_path), "PATH": path}
 
 
