@@ -265,11 +265,27 @@ def peer_rounds(port: int, server_pid: int) -> list[dict]:
     try:
         for index in range(PEER_ROUNDS):
             dagster = json_line_of([str(python), str(HERE / "peer_dagster.py")], project, env)
-            rounds.append({"dagster": dagster, "chains": measure(project, port, server_pid, ["peer"])})
+            chains = measure(project, port, server_pid, ["peer"])
+            rounds.append({"dagster": dagster, "idle": chains.pop("idle"), "chains": chains})
             print(f"peer round {index + 1} of {PEER_ROUNDS}", file=sys.stderr, flush=True)
     finally:
         uninstall(package_of(project))
     return rounds
+
+
+def idle_sentence(results: dict) -> str:
+    """How long the runs waited for the server to write earlier runs' events (`measure.wait_for_idle_server`)."""
+    idle = ([results["idle"]] if "idle" in results else []) + [r["idle"] for r in results.get("peer", [])]
+    waits = [seconds for each in idle for seconds in each["waits"]]
+    if not waits:
+        return ""
+    gave_up = sum(each["gave_up"] for each in idle)
+    timeout = idle[0]["timeout"]
+    return (
+        f"Each Prefect or Kedro run started once the server had written the events of the runs before it "
+        f"({len(waits)} waits, untimed: median {median(waits):.1f} s, longest {max(waits):.1f} s; "
+        f"{gave_up} gave up after {timeout:.0f} s and measured anyway).\n\n"
+    )
 
 
 def slope_ms(seconds: dict, variant: str, shapes=("chain", "fan")) -> float:
@@ -587,7 +603,7 @@ def main() -> int:
         f"server (SQLite); sections: {', '.join(sections)}. Logging at WARNING for every variant except `make run`, "
         "which runs as a user's (a fresh project, its own server, `make up`). Times are whole runs unless marked "
         "node phase.\n\n"
-    )
+    ) + idle_sentence(results)
     (HERE / f"{stem}.md").write_text(header + table + "\n")
     (HERE / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
     if "rows" in results:
