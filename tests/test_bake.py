@@ -35,6 +35,7 @@ src/kedro_prefect/__main__.py
 src/kedro_prefect/cli.py
 src/kedro_prefect/config.py
 src/kedro_prefect/execution/__init__.py
+src/kedro_prefect/execution/absent_imports.py
 src/kedro_prefect/execution/dask.py
 src/kedro_prefect/execution/flow.py
 src/kedro_prefect/execution/grouping.py

@@ -182,7 +182,9 @@ def test_agent_twice_with_pool_and_queue_present(stack):
             assert "Created work pool" not in seen
         finally:
             os.killpg(agent.pid, signal.SIGINT)
-            agent.wait(timeout=60)  # 30 s was once not enough with the whole suite loading 2 cores
+            # Reading on while it stops: a worker whose unread output fills the pipe blocks in its
+            # shutdown logging and never exits (60 s: 30 s was once not enough on a loaded machine).
+            agent.communicate(timeout=60)
 
 
 # --- faults ------------------------------------------------------------------------------------

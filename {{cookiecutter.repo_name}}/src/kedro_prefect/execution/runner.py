@@ -31,6 +31,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from .absent_imports import remember_absent_data_libraries
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
 from .scheduler import NOT_READY, Scheduler, UnitOutcome
@@ -168,6 +169,7 @@ def run_kedro_nodes(
     result. A failure also carries them, up to the failing node, as ``error.kedro_node_runs``.
     """
     if isinstance(hooks, ProjectHooks):  # in another process: its hooks and log forwarding are set up here
+        remember_absent_data_libraries()
         with kedro_logs_to_prefect(hooks.package_name):
             _log_members(name, nodes)
             return _run_nodes(nodes, catalog, hooks.manager(), run_id, is_async, {})
@@ -268,6 +270,7 @@ class PrefectTaskRunner(AbstractRunner):
         hook_manager: PluginManager | None = None,
         run_id: str | None = None,
     ) -> None:
+        remember_absent_data_libraries()
         to_run, skipped = self._resume.split(pipeline, catalog)
         if skipped:
             logger.info(
