@@ -282,8 +282,8 @@ def idle_sentence(results: dict) -> str:
     gave_up = sum(each["gave_up"] for each in idle)
     timeout = idle[0]["timeout"]
     return (
-        f"Every run of the matrix's chains and fan-outs, of the grouped section and of the peer's rounds "
-        f"started once the server had written the events of the runs before it "
+        f"Every run of the matrix (chains, fan-outs, the 20 sleeping nodes), of the grouped section and of the "
+        f"peer's rounds started once the server had written the events of the runs before it "
         f"({len(waits)} waits, untimed: median {median(waits):.1f} s, longest {max(waits):.1f} s; "
         f"{gave_up} gave up after {timeout:.0f} s and measured anyway).\n\n"
     )
