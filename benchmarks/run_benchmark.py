@@ -535,8 +535,8 @@ def report_matrix(results: dict) -> tuple[list[str], list[str], list[Target]]:
         )
     notes = [
         "",
-        f"20 × 0.2 s nodes, best of {sleep['repeats']} each: Kedro SequentialRunner {sleep['kedro SequentialRunner']:.2f} s "
-        "(whole run); "
+        f"20 × 0.2 s nodes, best of {sleep['repeats']} each: "
+        f"Kedro SequentialRunner {sleep['kedro SequentialRunner']:.2f} s (whole run); "
         f"node phase Kedro ThreadRunner({workers}) {sleep['kedro ThreadRunner node phase']:.2f} s, "
         f"our flow {sleep['our flow node phase']:.2f} s.",
     ]
