@@ -9,11 +9,7 @@ The successor of the script on Kedro's old Prefect page, with the same options, 
 """
 
 import os
-import warnings
 from pathlib import Path
-
-# Kedro 1.7's config loader calls an OmegaConf API that OmegaConf has deprecated: not the user's concern.
-warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
 if __name__ == "__main__":
     from kedro_prefect.cli import deploy

@@ -36,6 +36,7 @@ def kedro_prefect(env: dict[str, str], *args: str, timeout: float = 300) -> subp
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        check=False,  # the caller reads the exit code and shows the output
     )
 
 

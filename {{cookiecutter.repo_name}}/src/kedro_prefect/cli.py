@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .environment import enter_project_environment
 from .project import KedroProject, ProjectError, current_project
 
 if TYPE_CHECKING:
@@ -21,10 +22,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def project_or_exit() -> KedroProject:
+    """The project in the working directory, its environment entered (before Prefect is imported)."""
     try:
-        return current_project()
+        project = current_project()
     except ProjectError as error:
         raise click.ClickException(str(error)) from None
+    enter_project_environment(project.path)
+    return project
 
 
 def optional(name: str, *flags: str, **kwargs) -> click.Option:
@@ -32,8 +36,12 @@ def optional(name: str, *flags: str, **kwargs) -> click.Option:
     return click.option(*flags, name, default=None, **kwargs)
 
 
-host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to.")
-port_option = click.option("--port", default=4200, show_default=True, type=int, help="Server port.")
+host_option = optional(
+    "host", "--host", help="Address the server binds to [the one last used in this project, else 127.0.0.1]."
+)
+port_option = optional(
+    "port", "--port", type=click.IntRange(1, 65535), help="Server port [the one last used in this project, else 4200]."
+)
 
 
 def worker_options(command):
@@ -52,10 +60,10 @@ def worker_options(command):
             ),
             click.option(
                 "--crash-after",
-                default=90,
+                default=60,
                 show_default=True,
-                type=click.IntRange(min=31),
-                help="Seconds without a heartbeat after which a flow run is marked Crashed.",
+                type=click.IntRange(min=30),
+                help="A flow run whose process sent no heartbeat for this many seconds is marked Crashed.",
             ),
             optional(
                 "pool_limit",
@@ -93,25 +101,28 @@ def _worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type) -
 @click.group(name="prefect", context_settings=CONTEXT)
 def prefect() -> None:
     """Deploy and run this Kedro project on a self-hosted Prefect server."""
+    project_or_exit()
 
 
 @prefect.command()
 @host_option
 @port_option
-def server(host: str, port: int) -> None:
-    """Run the Prefect server in the foreground."""
+def server(host: str | None, port: int | None) -> None:
+    """Run the Prefect server in the foreground; Ctrl-C stops it. Later commands find it at this address."""
+    from .operations.address import server_address
     from .operations.processes import run_server
 
-    run_server(host, port)
+    run_server(server_address(host, port))
 
 
 @prefect.command()
 @worker_options
 def agent(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
-    """Create the work pool and queue when missing, then run a worker in the foreground."""
+    """Create the work pool and queue when missing, then run a worker in the foreground; Ctrl-C stops it."""
     from .operations.processes import run_agent
+    from .operations.server import api_url
 
-    run_agent(_worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type))
+    run_agent(_worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type), api_url())
 
 
 @prefect.command()
@@ -120,12 +131,14 @@ def agent(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
 @worker_options
 def up(host, port, pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
     """Start server and worker in the background; return once both are ready."""
+    from .operations.address import server_address
     from .operations.processes import start_stack
-    from .operations.server import with_api_url
+    from .operations.server import using_server
 
     spec = _worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type)
-    with with_api_url(f"http://{host}:{port}/api"):
-        start_stack(host, port, spec)
+    address = server_address(host, port)
+    with using_server(address.api_url):
+        start_stack(address, spec)
 
 
 @prefect.command()
@@ -207,7 +220,9 @@ def image(image: str | None, engine: str, base_image: str | None, push: bool) ->
     "--params",
     "params_json",
     default=None,
-    help='Flow parameters for this run as a JSON object, e.g. \'{"tags": ["cleaning"], "max_workers": 2}\'.',
+    envvar="KEDRO_PREFECT_PARAMS",
+    help='Flow parameters for this run as a JSON object, e.g. \'{"tags": ["cleaning"], "max_workers": 2}\' '
+    "[env KEDRO_PREFECT_PARAMS, which `make run PARAMS=...` sets].",
 )
 @click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait.")
 @click.option(

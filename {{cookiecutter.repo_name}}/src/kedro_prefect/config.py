@@ -142,6 +142,15 @@ class DeploymentConfig(_Strict):
     """Prefect job variables for the pool's workers, over the defaults its type gets (README,
     "Containers"); ``make deploy`` checks them against the pool's job template first."""
 
+    @field_validator("job_variables")
+    @classmethod
+    def _env_is_a_mapping(cls, value: dict[str, Any]) -> dict[str, Any]:
+        env = value.get("env")
+        if env is not None and not isinstance(env, dict):
+            example = "env: {MY_VARIABLE: value}"
+            raise ValueError(f"'env' must map variable names to values, e.g. {example}, not {type(env).__name__}")
+        return value
+
     @field_validator("parameters")
     @classmethod
     def _known_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +190,11 @@ class PrefectConfig(_Strict):
 
 def parse_prefect_config(raw: dict[str, Any], source: str = "prefect.yml") -> PrefectConfig:
     """Validate raw configuration, turning the first error into one line."""
+    if raw is not None and not isinstance(raw, dict):
+        raise PrefectConfigError(
+            f"{source}: the file holds a {type(raw).__name__} at its top level; it must be a mapping with "
+            "'execution:' and 'deployments:' keys."
+        )
     try:
         return PrefectConfig.model_validate(raw or {})
     except ValidationError as error:
@@ -213,6 +227,22 @@ def _describe(error: ValidationError, raw: dict[str, Any]) -> str:
     return f"{', '.join(parts) or 'top level'}: {message}"
 
 
+def check_override_names(execution: ExecutionConfig, node_names: set[str], tags: set[str], source: str) -> None:
+    """``node_overrides`` and ``tag_overrides`` name nodes and tags that exist: a typo there would
+    silently change nothing. ``node_names`` and ``tags``: those of every registered pipeline."""
+    import difflib
+
+    for field, known, what in (("node_overrides", node_names, "node"), ("tag_overrides", tags, "tag")):
+        for name in getattr(execution, field):
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = (
+                f"did you mean '{close[0]}'?" if close else f"known {what}s: {', '.join(sorted(known)[:12]) or 'none'}"
+            )
+            raise PrefectConfigError(f"{source}: execution.{field}: no {what} is named '{name}'; {hint}")
+
+
 def check_env(project_path: Path, env: str | None) -> None:
     """An unknown environment would silently fall back to conf/base; refuse it instead."""
     if env is None:
@@ -242,8 +272,33 @@ def load_prefect_config(project_path: Path, env: str | None = None) -> PrefectCo
     arguments["config_patterns"] = {"prefect": PREFECT_PATTERNS, **arguments.get("config_patterns", {})}
     arguments["merge_strategy"] = {"prefect": "soft", **arguments.get("merge_strategy", {})}
     loader = settings.CONFIG_LOADER_CLASS(conf_source=str(project_path / settings.CONF_SOURCE), env=env, **arguments)
+    source = f"prefect.yml (env '{env or loader.default_run_env}')"
     try:
         raw = loader["prefect"]
     except MissingConfigException:
         raw = {}
-    return parse_prefect_config(raw, source=f"prefect.yml (env '{env or loader.default_run_env}')")
+    except Exception as error:  # noqa: BLE001 - YAML and OmegaConf errors, each turned into one line
+        raise PrefectConfigError(f"{source}: {describe_load_error(error)}") from None
+    return parse_prefect_config(raw, source=source)
+
+
+def describe_load_error(error: Exception) -> str:
+    """What the config loader could not read, as one line with its fix."""
+    import yaml
+    from omegaconf.errors import ConfigAttributeError, InterpolationResolutionError, OmegaConfBaseException
+
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, yaml.YAMLError):
+        return f"{first_line} Fix the YAML there (indentation, a missing ':' or closing bracket)."
+    if isinstance(error, ConfigAttributeError) and "ListConfig" in first_line:
+        return "the file holds a list at its top level; it must be a mapping with 'execution:' and 'deployments:' keys."
+    if isinstance(error, InterpolationResolutionError):
+        key = getattr(error, "full_key", None) or "a value"
+        hint = ""
+        if "oc.env" in first_line:
+            hint = " Kedro resolves ${oc.env:...} only in credentials files; write the value, or use ${runtime_params:...}."
+        return f"{key}: {first_line}.{hint}"
+    if isinstance(error, OmegaConfBaseException):
+        key = getattr(error, "full_key", None)
+        return f"{key + ': ' if key else ''}{first_line}"
+    raise error

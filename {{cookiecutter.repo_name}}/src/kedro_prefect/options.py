@@ -81,9 +81,13 @@ class RunOptions(BaseModel):
 
     @classmethod
     def parse(cls, parameters: dict[str, Any], source: str = "flow parameters") -> RunOptions:
-        """Validate, turning the first problem into one line that names the parameter."""
+        """Validate, turning the first problem into one line that names the parameter.
+
+        Strictly, as the deployment's JSON schema does on the server: ``"2"`` is not an integer and
+        ``"yes"`` not a boolean, so what passes here is never refused there.
+        """
         try:
-            return cls.model_validate(parameters)
+            return cls.model_validate(parameters, strict=True)
         except ValidationError as error:
             raise InvalidRunOptions(f"{source}: {describe_error(error)}") from None
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.session import KedroSession
 from prefect import Flow, flow
 
-from ..config import DaskConfig, ExecutionConfig, load_prefect_config
+from ..config import DaskConfig, ExecutionConfig, check_override_names, load_prefect_config
+from ..environment import silence_library_noise
 from ..operations.pools import pool_slot
 from ..options import RunOptions
 from ..project import configure_kedro, current_project
@@ -25,8 +26,8 @@ from .heartbeat import heartbeats, without_prefect_heartbeat
 from .logs import kedro_logs_to_prefect
 from .resume import Resume
 from .runner import ExecutionStrategy, PrefectTaskRunner
-from .selection import selected_pipeline
-from .summary import last_summary, publish_summary
+from .selection import all_nodes_and_tags, selected_pipeline
+from .summary import last_summary, publish_summary, summary_key
 from .threads import ThreadsExecution
 
 if TYPE_CHECKING:
@@ -64,15 +65,20 @@ def this_attempt(flow_name: str, resume: bool) -> Resume:
     attempt = max(flow_run.run_count or 1, 1)
     if attempt == 1 or not resume or flow_run.id is None:
         return Resume(attempt=attempt)
-    return Resume.from_summary(attempt, last_summary(flow_run.id, flow_name))
+    return Resume.from_summary(attempt, last_summary(flow_run.id, summary_key(flow_name)))
 
 
 def run_pipeline(options: RunOptions) -> None:
     """One run: check the selection, then ``KedroSession.run`` with the Prefect task runner."""
+    # Again here: Prefect runs the pull step inside ``warnings.catch_warnings()``, which undoes
+    # the filters it set once the step returns.
+    silence_library_noise()
     project = current_project()
     configure_kedro(project.package_name)
     selected_pipeline(options)
     execution = load_prefect_config(project.path, options.env).execution
+    if execution.node_overrides or execution.tag_overrides:
+        check_override_names(execution, *all_nodes_and_tags(), source=f"prefect.yml (env '{options.env or 'local'}')")
     runner = PrefectTaskRunner(
         execution_strategy(execution, options, project.path, project.package_name),
         max_workers=options.max_workers or execution.max_workers,

@@ -1,25 +1,30 @@
-"""Flow-run heartbeats that stop the moment the run ends.
+"""Flow-run heartbeats from a process of their own, which stop the moment the run ends.
 
 The server marks a deployment run Crashed when its heartbeats stop (``operations/crashes.py``).
-Prefect's own heartbeat thread (on by default, every 180 s) sleeps in 1-second steps and the run
-waits for it at the end, so every run ended up to a second late (an empty flow took 1.08 s with it,
-0.09 s without; in ``make run`` the wait was 0.5 s on average). This sends the same event from the
-flow body, waiting on an event that ending the run sets at once, and the deployment's flow switches
-Prefect's off when it is loaded (``without_prefect_heartbeat``). It beats for deployment runs only
-(ad-hoc runs have no worker to lose), every ``KEDRO_PREFECT_HEARTBEAT_SECONDS`` seconds (default
-30, the automation's unit; 0 turns it off).
+Prefect sends them from a thread of the flow's process, which has two costs: the thread sleeps in
+1-second steps and the run waits for it at the end (every run ended up to a second late), and it
+cannot beat while a node holds the GIL (a healthy run holding it for minutes was marked Crashed).
+So deployment runs switch Prefect's heartbeat off when their flow is loaded
+(``without_prefect_heartbeat``) and beat from a small subprocess (``heartbeat_process``) instead,
+every ``KEDRO_PREFECT_HEARTBEAT_SECONDS`` seconds (default 10; 0 turns them off). Ad-hoc runs have
+no worker to lose and send none.
 """
 
 from __future__ import annotations
 
-import contextvars
+import json
 import os
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .heartbeat_process import API_VARIABLE, INTERVAL_VARIABLE
+
 HEARTBEAT_ENV = "KEDRO_PREFECT_HEARTBEAT_SECONDS"
-DEFAULT_SECONDS = 30.0
+DEFAULT_SECONDS = 10.0
+STOP_TIMEOUT = 5.0
+"""Seconds the run waits at its end for a heartbeat being sent, so none arrives after its final state."""
 
 
 def heartbeat_seconds() -> float:
@@ -44,29 +49,41 @@ def without_prefect_heartbeat() -> None:
 
 @contextmanager
 def heartbeats() -> Iterator[None]:
-    """Emit ``prefect.flow-run.heartbeat`` for this deployment run until the block ends."""
-    from prefect.events import emit_event
+    """Send ``prefect.flow-run.heartbeat`` for this deployment run from a subprocess until the block ends."""
     from prefect.runtime import deployment, flow_run
+    from prefect.settings import get_current_settings
 
     interval = heartbeat_seconds()
     if not interval or flow_run.id is None or deployment.id is None:
         yield
         return
+    settings = get_current_settings()
+    auth = settings.api.auth_string.get_secret_value() if settings.api.auth_string is not None else None
     resource = {"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", "prefect.resource.name": flow_run.name}
     related = [{"prefect.resource.id": f"prefect.deployment.{deployment.id}", "prefect.resource.role": "deployment"}]
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            emit_event(event="prefect.flow-run.heartbeat", resource=resource, related=related)
-            if stop.wait(interval):
-                return
-
-    # The thread needs this run's settings (the API URL), which live in context variables.
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(beat,), daemon=True, name="heartbeat")
-    thread.start()
-    try:
+    with heartbeat_sender(str(settings.api.url), interval, resource, related, auth):
         yield
+
+
+@contextmanager
+def heartbeat_sender(
+    api: str, interval: float, resource: dict[str, str], related: list[dict[str, str]], auth: str | None
+) -> Iterator[subprocess.Popen]:
+    """The sender process, beating until the block ends (or this process dies)."""
+    env = {**os.environ, API_VARIABLE: api, INTERVAL_VARIABLE: str(interval)}
+    if auth is not None:
+        env["PREFECT_API_AUTH_STRING"] = auth
+    sender = subprocess.Popen(
+        [sys.executable, "-m", f"{__package__}.heartbeat_process", json.dumps(resource), json.dumps(related)],
+        stdin=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        yield sender
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        sender.stdin.close()  # the sender's signal to stop; it also sees this when this process dies
+        try:
+            sender.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            sender.kill()
+            sender.wait()

@@ -32,6 +32,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from .absent_imports import remember_absent_data_libraries
+from .locations import dataset_locations
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
 from .scheduler import NOT_READY, Scheduler, UnitOutcome
@@ -98,6 +99,8 @@ class NodeOutcome(BaseModel):
     """The flow run's attempt that this row describes (for a skipped node: the one it completed in)."""
     inputs: list[str]
     outputs: list[str]
+    saved_to: list[str] = []
+    """Where the node's persisted outputs live (file paths, URLs); in-memory ones have none."""
 
 
 class RunRecorder:
@@ -318,15 +321,19 @@ class PrefectTaskRunner(AbstractRunner):
             scheduler.run()
 
         unit_of = {node: unit for unit in units for node in unit}
+        locations = dataset_locations(catalog, pipeline.all_outputs(), Path.cwd())
         self.outcomes = [
-            self._outcome(node, scheduler, unit_of.get(node), skipped.get(node.name)) for node in pipeline.nodes
+            self._outcome(node, scheduler, unit_of.get(node), skipped.get(node.name), locations)
+            for node in pipeline.nodes
         ]
         self._strategy.after_run(completed=not scheduler.failures)
         if scheduler.failures:
             done = [*scheduler.completed, *(node for node in pipeline.nodes if node.name in skipped)]
             raise NodeFailedError(_failure_message(pipeline, done, scheduler.failures, catalog))
 
-    def _outcome(self, node: Node, scheduler: Scheduler, unit: Unit | None, skipped_in: int | None) -> NodeOutcome:
+    def _outcome(
+        self, node: Node, scheduler: Scheduler, unit: Unit | None, skipped_in: int | None, locations: dict[str, str]
+    ) -> NodeOutcome:
         if skipped_in is not None:
             state, attempt, run = skipped_state(skipped_in), skipped_in, None
         else:
@@ -340,6 +347,7 @@ class PrefectTaskRunner(AbstractRunner):
             attempt=attempt,
             inputs=list(node.inputs),
             outputs=list(node.outputs),
+            saved_to=[locations[output] for output in node.outputs if output in locations],
         )
 
 

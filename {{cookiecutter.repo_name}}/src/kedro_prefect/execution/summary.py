@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect.artifacts import create_table_artifact
 
-from .runner import NodeOutcome
+if TYPE_CHECKING:
+    from .runner import NodeOutcome
 
 
 def summary_key(flow_name: str) -> str:
@@ -42,6 +43,7 @@ def publish_summary(outcomes: list[NodeOutcome], flow_name: str) -> None:
                 "attempt": outcome.attempt,
                 "inputs": ", ".join(outcome.inputs),
                 "outputs": ", ".join(outcome.outputs),
+                "saved to": ", ".join(outcome.saved_to),
             }
             for outcome in outcomes
         ],
@@ -49,8 +51,8 @@ def publish_summary(outcomes: list[NodeOutcome], flow_name: str) -> None:
     )
 
 
-def last_summary(flow_run_id: Any, flow_name: str) -> list[dict[str, Any]]:
-    """The rows of the newest summary this flow run published (by an earlier attempt); [] if none."""
+def last_summary(flow_run_id: Any, key: str | None = None) -> list[dict[str, Any]]:
+    """The rows of the newest summary this flow run published (under ``key``, if given); [] if none."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
     from prefect.client.schemas.sorting import ArtifactSort
@@ -59,7 +61,7 @@ def last_summary(flow_run_id: Any, flow_name: str) -> list[dict[str, Any]]:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
-                key=ArtifactFilterKey(any_=[summary_key(flow_name)]),
+                key=ArtifactFilterKey(any_=[key]) if key else None,
             ),
             sort=ArtifactSort.CREATED_DESC,
             limit=1,

@@ -3,27 +3,37 @@
 
 Every deployment of ``conf/<env>/prefect.yml`` (or one, or a new one from the command line) is
 registered from the project folder on a work pool; the worker then runs it from its own clone of
-the project, wherever that sits. Nothing is registered unless the server answers and every selected deployment is
-valid: its pipeline exists, its environment exists, its work pool exists, its entry is well formed.
+the project, wherever that sits. Three steps, so that nothing is half-applied:
+
+1. ``plan``: everything that can be checked here is, before the server is asked anything: the file,
+   the names its overrides use, each deployment's name, pipeline, filters and environment.
+2. the server's part: it answers, each work pool exists and takes the job variables, images exist.
+3. ``register``: every deployment is built first, then all are applied with Ctrl-C held back until
+   the last one is: some deployments new and some old would be the worst outcome of an interrupt.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
 from ..config import (
     DeploymentConfig,
+    ExecutionConfig,
     PrefectConfig,
     PrefectConfigError,
     check_env,
+    check_override_names,
     load_prefect_config,
     validate_deployment,
 )
+from ..environment import no_tracking_environment
 from ..options import InvalidRunOptions
+from ..project import NAME_PATTERN
 from .containers import CONTAINER_POOL_TYPES, job_variables
 from .image import require_image
 from .pools import check_job_variables, require_work_pools
@@ -36,13 +46,42 @@ if TYPE_CHECKING:
     from ..project import KedroProject
 
 
-def telemetry_env(project: KedroProject) -> dict[str, str]:
-    """Job environment that keeps Kedro telemetry off on workers unless the project consented."""
-    try:
-        consent = (yaml.safe_load((project.path / ".telemetry").read_text()) or {}).get("consent") is True
-    except (FileNotFoundError, yaml.YAMLError, AttributeError):
-        consent = False
-    return {} if consent else {"KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+@dataclass(frozen=True)
+class Planned:
+    """A deployment as it will be registered."""
+
+    entry: DeploymentConfig
+    execution: ExecutionConfig
+    """The execution settings of the deployment's Kedro environment."""
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when one character inserted, removed or replaced turns ``a`` into ``b``."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    shorter, longer = sorted((a, b), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
+def check_deployment_name(name: str, config: PrefectConfig, has_own_options: bool) -> None:
+    """A name Prefect accepts, and not a near miss of one in the file (``daily-report``)."""
+    import re
+
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise PrefectConfigError(
+            f"Deployment name '{name}' is not valid: use letters, digits, '.', '_' and '-', starting with a "
+            "letter or digit (it becomes part of the deployment's URL)."
+        )
+    if config.deployment(name) is not None or has_own_options:
+        return
+    near = [entry.name for entry in config.deployments if one_edit_apart(name, entry.name)]
+    if near:
+        raise PrefectConfigError(
+            f"prefect.yml has no deployment '{name}'; did you mean '{near[0]}'? "
+            f"To register a new deployment '{name}', give it options (e.g. PIPELINE=...)."
+        )
 
 
 def selected_deployments(
@@ -57,6 +96,8 @@ def selected_deployments(
     if deployment_name is None:
         entries = config.deployments
     else:
+        has_own_options = bool(set(overrides) - {"env"} or parameters)
+        check_deployment_name(deployment_name, config, has_own_options)
         entries = [config.deployment(deployment_name) or DeploymentConfig(name=deployment_name)]
     defaults = {"work_pool": project.work_pool, "work_queue": project.work_queue}
     selected = []
@@ -67,7 +108,7 @@ def selected_deployments(
     return selected
 
 
-def check_dask_memory(project: KedroProject, entry: DeploymentConfig) -> None:
+def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution: ExecutionConfig) -> None:
     """For a deployment that runs on Dask, apply the memory-dataset policy now, as its runs will.
 
     A ``refuse`` policy with in-memory datasets stops the deploy with the run's own message; the
@@ -82,7 +123,6 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig) -> None:
     from ..execution.selection import selected_pipeline
 
     options = entry.run_options()
-    execution = load_prefect_config(project.path, entry.env).execution
     config = dask_config(execution, options)
     if config is None:
         return
@@ -101,9 +141,34 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig) -> None:
         units = initial_units(pipeline, options.group_by or execution.group_by)
         plan = describe_policy(pipeline, catalog, config.memory_datasets, units)
     except MemoryDatasetsError as error:
-        raise click.ClickException(f"Deployment '{entry.name}': {error}") from None
+        raise PrefectConfigError(f"Deployment '{entry.name}': {error}") from None
     if plan:
         click.echo(f"Deployment '{entry.name}' runs on Dask: {plan}")
+
+
+def plan(
+    project: KedroProject, deployment_name: str | None, overrides: dict[str, Any], run_options: dict[str, Any]
+) -> list[Planned]:
+    """Every selected deployment, checked as far as this machine can check it (no server needed)."""
+    from ..execution.selection import all_nodes_and_tags, selected_pipeline
+    from ..project import configure_kedro
+
+    configure_kedro(project.package_name)
+    config = load_prefect_config(project.path, overrides.get("env"))
+    deployments = selected_deployments(project, config, deployment_name, overrides, run_options)
+    executions: dict[str | None, ExecutionConfig] = {}
+    node_names, tags = all_nodes_and_tags()
+    planned = []
+    for entry in deployments:
+        check_env(project.path, entry.env)
+        if entry.env not in executions:
+            executions[entry.env] = load_prefect_config(project.path, entry.env).execution
+            check_override_names(executions[entry.env], node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
+        selected_pipeline(entry.run_options())
+        planned.append(Planned(entry, executions[entry.env]))
+    for item in planned:
+        check_dask_memory(project, item.entry, item.execution)
+    return planned
 
 
 def strict_parameter_schema(deployment: Any) -> None:
@@ -125,58 +190,65 @@ def strict_parameter_schema(deployment: Any) -> None:
 def deployment_job_variables(project: KedroProject, entry: DeploymentConfig, pool: WorkPool, image: str | None) -> dict:
     """The entry's job variables on its pool; one line when they do not suit it."""
     if image and pool.type not in CONTAINER_POOL_TYPES:
-        raise click.ClickException(
+        raise PrefectConfigError(
             f"Deployment '{entry.name}': IMAGE is for docker and kubernetes pools; work pool '{pool.name}' "
             f"is a {pool.type} pool, which runs the project's own folder. Deploy to a container pool: WORK_POOL=..."
         )
-    variables = job_variables(project, pool.type, telemetry_env(project), entry.job_variables, image)
+    variables = job_variables(project, pool.type, no_tracking_environment(project.path), entry.job_variables, image)
     try:
         check_job_variables(pool, variables)
     except ValueError as error:
-        raise click.ClickException(f"Deployment '{entry.name}': job_variables: {error}") from None
+        raise PrefectConfigError(f"Deployment '{entry.name}': job_variables: {error}") from None
     return variables
 
 
-def deploy(
-    project: KedroProject,
-    deployment_name: str | None,
-    overrides: dict[str, Any],
-    run_options: dict[str, Any],
-    image: str | None = None,
-) -> None:
-    """Validate every selected deployment, then register them all."""
-    from ..execution.flow import ENTRYPOINT, project_flow
-    from ..execution.selection import check_pipeline_name
-    from ..project import configure_kedro
-
-    api = require_server()
-    configure_kedro(project.package_name)
-    try:
-        config = load_prefect_config(project.path, overrides.get("env"))
-        deployments = selected_deployments(project, config, deployment_name, overrides, run_options)
-        for entry in deployments:
-            check_env(project.path, entry.env)
-            check_pipeline_name(entry.pipeline)
-        for entry in deployments:
-            check_dask_memory(project, entry)
-    except (PrefectConfigError, InvalidRunOptions) as error:
-        raise click.ClickException(str(error)) from None
-    pools = require_work_pools({entry.work_pool for entry in deployments})
+def server_checks(project: KedroProject, planned: list[Planned], image: str | None) -> dict[str, dict]:
+    """What only the server can say: pools exist and take the job variables; images exist here."""
+    pools = require_work_pools({item.entry.work_pool for item in planned})
     variables = {
-        entry.name: deployment_job_variables(project, entry, pools[entry.work_pool], image) for entry in deployments
+        item.entry.name: deployment_job_variables(project, item.entry, pools[item.entry.work_pool], image)
+        for item in planned
     }
     # Images a docker worker on this machine would start, each checked once; a registry's are pulled.
     local_images = {
-        variables[entry.name]["image"]
-        for entry in deployments
-        if pools[entry.work_pool].type == "docker" and variables[entry.name].get("image_pull_policy") != "Always"
+        variables[item.entry.name]["image"]
+        for item in planned
+        if pools[item.entry.work_pool].type == "docker"
+        and variables[item.entry.name].get("image_pull_policy") != "Always"
     }
     for local_image in sorted(local_images):
         require_image(local_image)
+    return variables
+
+
+class _HeldInterrupt:
+    """Holds Ctrl-C back while the deployments are applied; says so, and exits 130 at the end."""
+
+    def __enter__(self) -> _HeldInterrupt:
+        self.interrupted = False
+        self._previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum: int, frame: object) -> None:
+        if not self.interrupted:
+            click.echo("Ctrl-C: finishing the registration first, so that no deployment is left half-updated", err=True)
+        self.interrupted = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+        if self.interrupted and exc_info[0] is None:
+            raise click.exceptions.Exit(130)
+
+
+def register(project: KedroProject, planned: list[Planned], variables: dict[str, dict]) -> str:
+    """Build every deployment, then apply them all; returns the flow's name."""
+    from ..execution.flow import ENTRYPOINT, project_flow
 
     # Workers enter their own clone of the project, wherever it sits (source.py).
     flow = project_flow.from_source(source=ProjectSource(project.path, project.package_name), entrypoint=ENTRYPOINT)
-    for entry in deployments:
+    built = []
+    for item in planned:
+        entry = item.entry
         deployment = flow.to_deployment(
             name=entry.name,
             work_pool_name=entry.work_pool,
@@ -190,9 +262,36 @@ def deploy(
             description=entry.description or f"Kedro pipeline '{entry.pipeline}' of {project.project_name}",
         )
         strict_parameter_schema(deployment)
-        deployment_id = deployment.apply(work_pool_name=entry.work_pool)
-        click.echo(
-            f"Registered deployment '{flow.name}/{entry.name}' ({deployment_id}): pipeline "
-            f"'{entry.pipeline}' on {entry.work_pool}/{entry.work_queue}. Run it with `make run DEPLOYMENT={entry.name}`"
-        )
+        built.append((entry, deployment))
+    with _HeldInterrupt():
+        for entry, deployment in built:
+            deployment_id = deployment.apply(work_pool_name=entry.work_pool)
+            click.echo(
+                f"Registered deployment '{flow.name}/{entry.name}' ({deployment_id}): pipeline "
+                f"'{entry.pipeline}' on {entry.work_pool}/{entry.work_queue}. "
+                f"Run it with `make run DEPLOYMENT={entry.name}`"
+            )
+    return flow.name
+
+
+def deploy(
+    project: KedroProject,
+    deployment_name: str | None,
+    overrides: dict[str, Any],
+    run_options: dict[str, Any],
+    image: str | None = None,
+) -> None:
+    """Check every selected deployment here, then on the server, then register them all."""
+    try:
+        try:
+            planned = plan(project, deployment_name, overrides, run_options)
+            api = require_server()
+            variables = server_checks(project, planned, image)
+        except (PrefectConfigError, InvalidRunOptions) as error:
+            raise click.ClickException(str(error)) from None
+        register(project, planned, variables)
+    except KeyboardInterrupt:
+        # Only possible before the first deployment is applied: register() holds Ctrl-C from there.
+        click.echo("Ctrl-C: stopped before registering anything; no deployment changed", err=True)
+        raise click.exceptions.Exit(130) from None
     click.echo(f"See them at {ui_url(api)}/deployments")

@@ -18,7 +18,8 @@ class ServerUnreachable(click.ClickException):
 
 
 def api_url() -> str:
-    """The API URL clients use: ``PREFECT_API_URL`` (the Makefile derives it from host and port)."""
+    """The API URL clients use: ``PREFECT_API_URL`` if set, else the server the project remembers
+    (its Prefect profile, ``address.py``), else Prefect's default address."""
     return (get_current_settings().api.url or DEFAULT_API_URL).rstrip("/")
 
 
@@ -33,6 +34,19 @@ def is_healthy(api: str, timeout: float = 2.0) -> bool:
         return httpx.get(f"{api}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def wait_for_server(seconds: float) -> None:
+    """Give a server that is still starting (``make server`` in another terminal) time to answer."""
+    import time
+
+    api = api_url()
+    deadline = time.monotonic() + seconds
+    if is_healthy(api):
+        return
+    click.echo(f"Waiting up to {seconds:.0f} s for the Prefect server at {api} to answer...")
+    while time.monotonic() < deadline and not is_healthy(api, timeout=1.0):
+        time.sleep(0.5)
 
 
 def require_server(timeout: float = 5.0) -> str:
@@ -84,12 +98,9 @@ def warn_if_exposed(host: str) -> None:
 
 
 @contextmanager
-def with_api_url(default: str) -> Iterator[None]:
-    """Clients use ``default`` unless PREFECT_API_URL names a server already (the Makefile sets it)."""
+def using_server(api: str) -> Iterator[None]:
+    """Clients of this process talk to ``api``: the server ``up`` starts, whatever else is configured."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if get_current_settings().api.url:
-        yield
-        return
-    with temporary_settings(updates={PREFECT_API_URL: default}):
+    with temporary_settings(updates={PREFECT_API_URL: api}):
         yield

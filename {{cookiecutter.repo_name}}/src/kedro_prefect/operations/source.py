@@ -16,6 +16,7 @@ from typing import Any
 
 from prefect.runner.storage import LocalStorage
 
+from ..environment import silence_library_noise
 from ..project import ProjectError, read_project
 
 PROJECT_PATH_VARIABLE = "KEDRO_PROJECT_PATH"
@@ -51,7 +52,8 @@ def project_folder(registered: str, package_name: str) -> Path:
 
 
 def find_project(registered: str, package_name: str) -> dict[str, str]:
-    """The deployment's pull step: enter the worker's clone of the project."""
+    """The deployment's pull step: enter the worker's clone of the project, before Kedro is imported."""
+    silence_library_noise()
     try:
         folder = project_folder(registered, package_name)
     except ProjectNotFoundError as error:
