@@ -121,3 +121,97 @@ def test_grouped_nodes_take_the_most_generous_options():
     )
     assert merged == {"retries": 3, "retry_delay_seconds": 2, "timeout_seconds": 15}
     assert "timeout_seconds" not in merged_options([{"timeout_seconds": 10}, {}])  # one node has no limit
+
+
+def load_error(project, text: str) -> str:
+    """The one line `load_prefect_config` gives for conf/base/prefect.yml holding `text`."""
+    (project / "conf" / "base" / "prefect.yml").write_text(text)
+    with pytest.raises(PrefectConfigError) as caught:
+        load_prefect_config(project, None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("prefect.yml (env 'local'): ")
+    return message
+
+
+def test_malformed_yaml_names_the_file_and_says_to_fix_the_yaml(kedro_project):
+    message = load_error(kedro_project, "execution:\n  max_workers: 2\n deployments: [\n")
+    assert str(kedro_project / "conf" / "base" / "prefect.yml") in message
+    assert message.endswith("Fix the YAML there (indentation, a missing ':' or closing bracket).")
+
+
+def test_a_top_level_list_says_the_file_must_be_a_mapping(kedro_project):
+    message = load_error(kedro_project, "- name: default\n- name: daily\n")
+    assert message == (
+        "prefect.yml (env 'local'): the file holds a list at its top level; "
+        "it must be a mapping with 'execution:' and 'deployments:' keys."
+    )
+
+
+def test_an_env_interpolation_names_the_key_and_what_to_write_instead(kedro_project):
+    """Kedro resolves ${oc.env:...} only in credentials: the user needs to know why and what else works."""
+    message = load_error(kedro_project, "deployments:\n  - name: x\n    description: ${oc.env:SOME_UNSET_VAR}\n")
+    assert message == (
+        "prefect.yml (env 'local'): deployments[0].description: Unsupported interpolation type oc.env. "
+        "Kedro resolves ${oc.env:...} only in credentials files; write the value, or use ${runtime_params:...}."
+    )
+
+
+def test_job_variables_env_that_is_not_a_mapping_shows_the_form_to_use(kedro_project):
+    message = load_error(kedro_project, "deployments:\n  - name: x\n    job_variables:\n      env: notadict\n")
+    assert message == (
+        "prefect.yml (env 'local'): deployments[0] ('x'), field 'job_variables': "
+        "'env' must map variable names to values, e.g. env: {MY_VARIABLE: value}, not str"
+    )
+
+
+def test_a_top_level_that_is_not_a_mapping_names_its_type():
+    with pytest.raises(PrefectConfigError) as caught:
+        parse_prefect_config([{"name": "x"}], source="prefect.yml (env 'local')")  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "prefect.yml (env 'local'): the file holds a list at its top level; "
+        "it must be a mapping with 'execution:' and 'deployments:' keys."
+    )
+
+
+def test_describe_load_error_passes_on_errors_it_cannot_explain():
+    """Anything but a YAML or OmegaConf error is a bug to see whole, not a config mistake."""
+    from kedro_prefect.config import describe_load_error
+
+    with pytest.raises(KeyError):
+        describe_load_error(KeyError("boom"))
+
+
+@pytest.mark.parametrize(
+    ("execution", "expected"),
+    [
+        (
+            {"node_overrides": {"clean_dta": {"retries": 2}}},
+            "prefect.yml: execution.node_overrides: no node is named 'clean_dta'; did you mean 'clean_data'?",
+        ),
+        (
+            {"tag_overrides": {"slwo": {"retries": 2}}},
+            "prefect.yml: execution.tag_overrides: no tag is named 'slwo'; did you mean 'slow'?",
+        ),
+        (
+            {"tag_overrides": {"zzz": {"retries": 2}}},
+            "prefect.yml: execution.tag_overrides: no tag is named 'zzz'; known tags: gpu, slow",
+        ),
+    ],
+)
+def test_override_names_that_match_no_node_or_tag_are_refused_with_a_suggestion(execution, expected):
+    from kedro_prefect.config import check_override_names
+
+    config = parse_prefect_config({"execution": execution})
+    with pytest.raises(PrefectConfigError) as caught:
+        check_override_names(config.execution, {"clean_data", "report"}, {"slow", "gpu"}, "prefect.yml")
+    assert str(caught.value) == expected
+
+
+def test_override_names_of_existing_nodes_and_tags_pass():
+    from kedro_prefect.config import check_override_names
+
+    execution = parse_prefect_config(
+        {"execution": {"node_overrides": {"report": {"retries": 1}}, "tag_overrides": {"slow": {"retries": 2}}}}
+    ).execution
+    check_override_names(execution, {"clean_data", "report"}, {"slow"}, "prefect.yml")

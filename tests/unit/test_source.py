@@ -68,7 +68,7 @@ def test_the_deployments_pull_step_names_this_modules_step_with_the_registered_p
     }
 
 
-def test_a_worker_started_by_the_agent_names_its_clone_and_puts_its_python_first(tmp_path, monkeypatch):
+def test_a_worker_started_by_the_agent_names_its_clone_and_server_and_puts_its_python_first(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin")
     spec = WorkerSpec(
         project_path=tmp_path,
@@ -76,11 +76,13 @@ def test_a_worker_started_by_the_agent_names_its_clone_and_puts_its_python_first
         queue="default",
         name="worker",
         limit=4,
-        crash_after=90,
+        crash_after=60,
         pool_limit=None,
         pool_type="process",
     )
-    env = spec.env()
+    env = spec.env("http://127.0.0.1:4395/api")
     assert env[PROJECT_PATH_VARIABLE] == str(tmp_path)
+    # `kedro prefect up --port 4395` with nothing exported: the worker is told the port.
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:4395/api"
     # A process pool's runs start with `python -m prefect.engine`: this environment's python.
     assert env["PATH"].split(os.pathsep) == [str(Path(sys.executable).parent), "/usr/bin"]
