@@ -5,6 +5,8 @@ prompts.yml; both files are derived here, never edited by hand. `--check` exits 
 file differs from what cookiecutter.json gives (the template tests run it), so the three front
 doors cannot drift apart. Validation is not copied: every copier validator calls the same rule
 functions as cookiecutter (hooks/kedro_prefect_answers.py), so the messages are the same too.
+Nor are the "next steps": copier's `_message_after_copy` is hooks/next_steps.py's message, the
+one cookiecutter's post-generation hook prints.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from typing import Any
 import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TEMPLATE_ROOT))  # `hooks` as a package, also when run as a script
+
+from hooks.next_steps import next_steps  # noqa: E402
+
 COOKIECUTTER_JSON = TEMPLATE_ROOT / "cookiecutter.json"
 COPIER_YML = TEMPLATE_ROOT / "copier.yml"
 PROMPTS_YML = TEMPLATE_ROOT / "prompts.yml"
@@ -27,6 +33,10 @@ PROJECT_FOLDER = "{{cookiecutter.repo_name}}"
 # name alone; every other answer derives from it or has a default, and a config file may set it.
 # (`kedro new` passes its own kedro_version, and its --telemetry flag writes .telemetry.)
 PROMPTED_BY_KEDRO = ("project_name",)
+
+# The folder copier created, as the user named it on the command line (relative stays relative).
+# Not `repo_name`: `copier copy TEMPLATE DEST` writes into DEST, whatever repo_name answers.
+COPIER_DESTINATION = "{{ _copier_conf.dst_path }}"
 
 HEADER = """\
 # GENERATED from cookiecutter.json by scripts/generate_front_doors.py: do not edit by hand.
@@ -50,6 +60,17 @@ def _extension_file(module_path: str) -> str:
     return f"{module.replace('.', '/')}.py:{class_name}"
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as `|` blocks, so the generated file reads like the message it prints."""
+
+
+def _str_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _str_block)
+
+
 def copier_yml(cookiecutter: dict[str, Any]) -> str:
     prompts = cookiecutter.get("__prompts__", {})
     settings: dict[str, Any] = {
@@ -62,6 +83,8 @@ def copier_yml(cookiecutter: dict[str, Any]) -> str:
             "copier_templates_extensions.TemplateExtensionLoader",
             *(_extension_file(extension) for extension in cookiecutter.get("_extensions", [])),
         ],
+        # Printed to stderr after `copier copy` (not with --quiet), rendered like any template text.
+        "_message_after_copy": next_steps(COPIER_DESTINATION),
     }
     questions: dict[str, Any] = {}
     for name, value in _questions(cookiecutter).items():
@@ -76,7 +99,7 @@ def copier_yml(cookiecutter: dict[str, Any]) -> str:
     questions["cookiecutter"] = {"type": "json", "when": False, "default": f"{{{{ {{{answers}}} | tojson }}}}"}
     return (
         HEADER
-        + yaml.safe_dump(settings, sort_keys=False, width=10_000)
+        + yaml.dump(settings, Dumper=_Dumper, sort_keys=False, width=10_000)
         + "\n"
         + yaml.safe_dump(questions, sort_keys=False, width=200)
     )

@@ -7,6 +7,7 @@ repository with two tags (v1.0.0, then v1.1.0 with a template change) for the up
 from __future__ import annotations
 
 import filecmp
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hooks import next_steps as next_steps_module
 from hooks.kedro_prefect_answers import InvalidAnswer, check_answers
+from hooks.next_steps import next_steps
 from scripts import generate_front_doors
 from tests.helpers import DEV_BIN, OUTPUTS, TEMPLATE, Project, bake, copy_template, project_env, run
 from tests.test_answers import BAD_ANSWERS, GOOD
@@ -61,17 +64,18 @@ def copier(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
     return run([str(DEV_BIN / "copier"), *args], cwd=cwd, env=project_env(), timeout=180, check=check)
 
 
-def copier_copy(template: Path, destination: Path, answers: dict, *extra: str, check: bool = True):
+def copier_copy(template: Path, destination: Path, answers: dict, *extra: str, check: bool = True, quiet: bool = True):
+    """`copier copy` into `destination`, named relative to its parent as a user in that folder would."""
     data = [f"--data={name}={value}" for name, value in answers.items()]
     return copier(
         "copy",
         "--trust",
         "--defaults",
-        "--quiet",
+        *(["--quiet"] if quiet else []),
         *data,
         *extra,
         str(template),
-        str(destination),
+        destination.name,
         cwd=destination.parent,
         check=check,
     )
@@ -125,6 +129,33 @@ def test_copier_questions_mirror_cookiecutter_json():
         assert copier_config[name]["validator"] == f"{{{{ answer_error('{name}', {name}) }}}}"
 
 
+# --- one source of the next steps ------------------------------------------------------------
+
+
+def test_next_steps_has_the_folder_as_its_only_placeholder():
+    fields = {field for _, field, _, _ in string.Formatter().parse(next_steps_module.MESSAGE) if field is not None}
+    assert fields == {"repo_name"}
+    assert next_steps("rocket-launch-planner").splitlines()[:2] == [
+        "Created rocket-launch-planner. Next steps:",
+        "  cd rocket-launch-planner",
+    ]
+
+
+def test_copier_message_after_copy_is_the_next_steps_naming_the_destination():
+    # copier writes into the destination the user named, whatever repo_name answers.
+    copier_config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    assert copier_config["_message_after_copy"] == next_steps("{{ _copier_conf.dst_path }}")
+
+
+def test_post_gen_hook_prints_the_next_steps_and_leaves_no_file(tmp_path, capfd):
+    project = bake(tmp_path, project_name="Rocket Launch Planner")
+
+    assert capfd.readouterr().out == next_steps("rocket-launch-planner") + "\n"
+    assert list(tmp_path.iterdir()) == [project]
+    expected = {name.format(pkg="rocket_launch_planner") for name in EXPECTED_FILES}
+    assert {str(path.relative_to(project)) for path in all_files(project)} == expected
+
+
 # --- copier: the same tree as cookiecutter ---------------------------------------------------
 
 
@@ -132,7 +163,7 @@ def test_copier_questions_mirror_cookiecutter_json():
     ("answers", "repo_name", "package"), MATRIX, ids=[case[1] + str(index) for index, case in enumerate(MATRIX)]
 )
 def test_copier_renders_what_cookiecutter_renders(tmp_path, template_dir, answers, repo_name, package):
-    run(
+    baked = run(
         [str(DEV_BIN / "cookiecutter"), "--no-input", "--output-dir", str(tmp_path / "cc"), str(template_dir)]
         + [f"{name}={value}" for name, value in answers.items()],
         cwd=tmp_path,
@@ -140,7 +171,14 @@ def test_copier_renders_what_cookiecutter_renders(tmp_path, template_dir, answer
     from_cookiecutter = tmp_path / "cc" / repo_name
     from_copier = tmp_path / "copier" / repo_name
     from_copier.parent.mkdir()
-    copier_copy(template_dir, from_copier, answers)
+    copied = copier_copy(template_dir, from_copier, answers, quiet=False)
+
+    # Both print the same next steps: cookiecutter's post-generation hook to stdout, copier's
+    # _message_after_copy to stderr (after its list of created files).
+    assert baked.stdout == next_steps(repo_name) + "\n"
+    assert next_steps(repo_name) + "\n" in copied.stderr
+    assert copied.stderr.count("Next steps:") == 1
+    assert "Next steps:" not in copied.stdout
 
     assert differences(from_cookiecutter, from_copier, ignore={".copier-answers.yml"}) == []
     expected = {name.format(pkg=package) for name in EXPECTED_FILES} | {".copier-answers.yml"}
@@ -203,8 +241,10 @@ def test_copier_at_a_terminal_shows_the_message_and_asks_again(tmp_path, templat
         os.close(terminal)
         os.waitpid(pid, 0)
 
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace"))
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace")).replace("\r\n", "\n")
     assert "Invalid project_name 'x'" in text  # the terminal's width cuts the rest of the line
+    # The next steps name the folder copier wrote to (as typed), not the repo_name answer.
+    assert next_steps(str(destination)) + "\n" in text
     assert (destination / "src" / "terminal_project" / "pipeline_registry.py").is_file()
     assert (destination / "src" / "kedro_prefect" / "execution" / "flow.py").is_file()
 
@@ -253,13 +293,14 @@ def test_copier_update_brings_template_change_and_keeps_user_edits(tmp_path, tem
 def test_cruft_create_then_update_brings_template_change(tmp_path, template_repo):
     cruft = str(DEV_BIN / "cruft")
     env = project_env()
-    run(
+    created = run(
         [cruft, "create", "--no-input", "--checkout", "v1.0.0", "--output-dir", str(tmp_path)]
         + ["--extra-context", '{"project_name": "Dock Scheduler"}', str(template_repo)],
         cwd=tmp_path,
         env=env,
     )
     project = tmp_path / "dock-scheduler"
+    assert created.stdout == next_steps("dock-scheduler") + "\n"  # cookiecutter's post-generation hook
     assert (project / ".cruft.json").is_file()
     baked = bake(tmp_path / "cc", project_name="Dock Scheduler")
     assert differences(baked, project, ignore={".cruft.json"}) == []
@@ -296,6 +337,9 @@ def test_kedro_new_with_config_file_and_telemetry_flag(tmp_path, template_dir, t
     assert result.returncode == 0, result.stdout + result.stderr
 
     project = tmp_path / "crater-survey"
+    # The starter's post-generation hook prints the next steps, then Kedro its congratulations.
+    assert result.stdout.count(next_steps("crater-survey") + "\n") == 1
+    assert result.stdout.index(next_steps("crater-survey")) < result.stdout.index("Congratulations!")
     consent = yaml.safe_load((project / ".telemetry").read_text())["consent"]
     assert consent is (telemetry == "yes")
     baked = bake(tmp_path / "cc", project_name="Crater Survey", work_queue_name="nightly")
@@ -307,6 +351,7 @@ def test_kedro_new_asks_the_prompts_of_prompts_yml(tmp_path, template_dir):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "project name (human readable)" in result.stdout.lower()  # Kedro title-cases it
     project = tmp_path / "comet-tail-survey"
+    assert next_steps("comet-tail-survey") + "\n" in result.stdout
     assert (project / "src" / "comet_tail_survey" / "pipeline_registry.py").is_file()
     assert (project / "src" / "kedro_prefect" / "execution" / "flow.py").is_file()
     # Without --telemetry the template's own answer applies: no consent, so Kedro never asks.
