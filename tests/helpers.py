@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pexpect
 import pytest
 from cookiecutter.main import cookiecutter
 
@@ -442,3 +443,57 @@ def listening_addresses_of(pids: list[int]) -> set[str]:
             if target.startswith("socket:["):
                 inodes.add(target[len("socket:[") : -1])
     return {address for address, _, inode in listening_sockets() if inode in inodes}
+
+
+# --- pseudo-terminals -------------------------------------------------------------------------
+
+# A question a command asks (Prefect's prompts, rich's [y/n]) or Prefect's usage-data notice.
+QUESTION = re.compile(r"(?m)^\? |\[[yY]/[nN]\]|How would you like to proceed|anonymous usage")
+CTRL_C_LIMIT_SECONDS = 10
+
+
+class Terminal:
+    """One command in a pseudo-terminal of its own, its screen kept in a log file."""
+
+    def __init__(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.child = pexpect.spawn(
+            command[0], command[1:], cwd=str(cwd), env=env, encoding="utf-8", timeout=300, dimensions=(50, 200)
+        )
+        self.child.logfile_read = log.open("a")
+
+    @property
+    def screen(self) -> str:
+        self.child.logfile_read.flush()
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        found = self.child.expect([QUESTION, text, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
+        if found != 1:
+            what = ("asked a question", "", "ended", "timed out")[found]
+            pytest.fail(f"{' '.join(self.child.args)} {what} before {text!r}:\n{self.screen[-3000:]}")
+
+    def finish(self, timeout: float = 300) -> tuple[int | None, str]:
+        """Wait for the command to end; its exit status (None when a signal ended it) and screen."""
+        self.child.expect(pexpect.EOF, timeout=timeout)
+        self.child.close()
+        screen = self.screen
+        assert not QUESTION.search(screen), f"{' '.join(self.child.args)} asked:\n{screen[-3000:]}"
+        return self.child.exitstatus, screen
+
+    def ctrl_c(self) -> float:
+        """Press Ctrl-C; seconds until the command and every process it started are gone."""
+        started = descendants(self.child.pid)
+        pressed = time.monotonic()
+        self.child.sendintr()
+        try:
+            self.child.expect(pexpect.EOF, timeout=CTRL_C_LIMIT_SECONDS * 3)
+        except pexpect.TIMEOUT:
+            pass
+        while time.monotonic() - pressed < CTRL_C_LIMIT_SECONDS * 3 and not all(map(process_gone, started)):
+            time.sleep(0.1)
+        seconds = time.monotonic() - pressed
+        self.child.close(force=True)
+        left = [pid for pid in started if not process_gone(pid)]
+        assert not left, f"still running {seconds:.0f} s after Ctrl-C: {left}\n{self.screen[-2000:]}"
+        return seconds

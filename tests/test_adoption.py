@@ -7,6 +7,7 @@ pipeline is a user's own, written here, which no other test runs.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 
@@ -61,23 +62,40 @@ def add_users_pipeline(project) -> None:
 
 def adopt_by_the_readme(project) -> None:
     """The README's steps, one by one."""
-    # 1. Copy the layer, the Makefile and prefect.yml from the template.
+    # 1. Copy the layer, the Makefile, prefect.toml, the deploy test and prefect.yml from the template.
     shutil.copytree(LAYER / "src" / "kedro_prefect", project / "src" / "kedro_prefect")
-    shutil.copy(LAYER / "Makefile", project / "Makefile")
+    for name in ("Makefile", "prefect.toml"):
+        shutil.copy(LAYER / name, project / name)
+    (project / "tests").mkdir(exist_ok=True)
+    shutil.copy(LAYER / "tests" / "test_deploy.py", project / "tests" / "test_deploy.py")
     shutil.copy(LAYER / "conf" / "base" / "prefect.yml", project / "conf" / "base" / "prefect.yml")
+    with (project / ".gitignore").open("a") as ignore:
+        ignore.write("\n.prefect/\n.venv/\n")
     # 2. Keep the deployments that fit your pipelines (`daily-reports` is the example's).
     prefect_yml = project / "conf" / "base" / "prefect.yml"
     config = yaml.safe_load(prefect_yml.read_text())
     config["deployments"] = [entry for entry in config["deployments"] if entry["name"] == "default"]
     prefect_yml.write_text(yaml.safe_dump(config, sort_keys=False))
-    # 3. pyproject.toml: Prefect as a dependency, `kedro prefect` as a project command.
+    # 3. pyproject.toml: the README's block, pasted.
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
     assert "dependencies = [\n" in text
-    text = text.replace("dependencies = [\n", 'dependencies = [\n    "prefect>=3.9,<4",\n', 1)
-    text += '\n[project.entry-points."kedro.project_commands"]\nprefect = "kedro_prefect.cli:commands"\n'
+    text = text.replace("dependencies = [\n", 'dependencies = [\n    "prefect>=3.9,<4",\n    "psutil>=5.9,<8",\n', 1)
+    text += README_PYPROJECT_TABLES
     pyproject.write_text(text)
     tomllib.loads(text)  # still valid TOML
+
+
+def readme_block(language: str, containing: str) -> str:
+    """The code block of the README's adoption section that holds `containing`."""
+    section = README.split("### Add the Prefect layer to an existing Kedro project", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(rf"```{language}\n(.*?)```", section, re.S)
+    return next(block for block in blocks if containing in block)
+
+
+README = (TEMPLATE / "README.md").read_text()
+# What the README says to add to pyproject.toml, after the dependencies (which the test adds above).
+README_PYPROJECT_TABLES = "\n" + readme_block("toml", "[project.optional-dependencies]").split("\n\n", 1)[1]
 
 
 def test_plain_kedro_project_runs_on_prefect_by_the_readme_steps(tmp_path):
@@ -100,12 +118,27 @@ def test_plain_kedro_project_runs_on_prefect_by_the_readme_steps(tmp_path):
     )
     path = tmp_path / "legacy-ledger"
     assert (path / "pyproject.toml").is_file(), new.stdout
-    add_users_pipeline(path)
     adopt_by_the_readme(path)
-
     project = Project.installed(path, tmp_path / "venv")
     listed = run(["kedro", "prefect", "--help"], cwd=path, env=project.env, timeout=120).stdout
     assert "deploy" in listed and "agent" in listed
+
+    # `kedro new --example n` has no nodes yet: the first deploy says so, in one line.
+    empty = project.make("deploy", check=False)
+    assert empty.returncode != 0
+    assert [line for line in empty.stderr.splitlines() if line.startswith("Error:")] == [
+        "Error: Pipeline '__default__' has no nodes. Add nodes to it (kedro pipeline create <name> makes a pipeline "
+        "package that find_pipelines() registers), or run another pipeline."
+    ]
+
+    add_users_pipeline(path)
+    assert "No node or pipeline tests yet" in project.make("test").stdout
+    project.make("format")
+    project.make("lint")
+    assert "1 passed" in project.make("test-deploy", timeout=900).stdout
+    run(["git", "init", "--quiet"], cwd=path, env=project.env)
+    ignored = run(["git", "check-ignore", ".prefect/prefect.db", ".venv/bin/python"], cwd=path, env=project.env)
+    assert ignored.stdout.split() == [".prefect/prefect.db", ".venv/bin/python"]
 
     # `make server` and `make agent` in the foreground, as the README's first steps do.
     server = Background(["make", "server", f"PREFECT_PORT={project.port}"], path, project.env, tmp_path / "server.log")
@@ -113,14 +146,14 @@ def test_plain_kedro_project_runs_on_prefect_by_the_readme_steps(tmp_path):
     try:
         server.wait_for_log("Check out the dashboard at", timeout=120)
         wait_until_healthy(f"http://127.0.0.1:{project.port}/api/health")
-        agent = Background(["make", "agent", f"PREFECT_PORT={project.port}"], path, project.env, tmp_path / "agent.log")
+        agent = Background(["make", "agent"], path, project.env, tmp_path / "agent.log")
         agent.wait_for_log("started!", timeout=120)
         assert "Created work pool 'legacy-ledger-pool'" in (tmp_path / "agent.log").read_text()
 
-        deploy = project.make("deploy")
+        deploy = run(["make", "deploy"], cwd=path, env=project.env)
         assert "Registered deployment 'legacy-ledger/default'" in deploy.stdout
-        result = project.make("run", timeout=600)
-        assert "Completed" in result.stdout.splitlines()[-1]
+        result = run(["make", "run"], cwd=path, env=project.env, timeout=600)
+        assert "Completed" in result.stdout
         assert (path / "data" / "08_reporting" / "total.txt").read_text() == "55\n"
     finally:
         if agent is not None:
