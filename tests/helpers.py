@@ -457,6 +457,7 @@ class Terminal:
 
     def __init__(self, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
         self.log = log
+        self.command = " ".join(command)
         self.child = pexpect.spawn(
             command[0], command[1:], cwd=str(cwd), env=env, encoding="utf-8", timeout=300, dimensions=(50, 200)
         )
@@ -471,14 +472,14 @@ class Terminal:
         found = self.child.expect([QUESTION, text, pexpect.EOF, pexpect.TIMEOUT], timeout=timeout)
         if found != 1:
             what = ("asked a question", "", "ended", "timed out")[found]
-            pytest.fail(f"{' '.join(self.child.args)} {what} before {text!r}:\n{self.screen[-3000:]}")
+            pytest.fail(f"{self.command} {what} before {text!r}:\n{self.screen[-3000:]}")
 
     def finish(self, timeout: float = 300) -> tuple[int | None, str]:
         """Wait for the command to end; its exit status (None when a signal ended it) and screen."""
         self.child.expect(pexpect.EOF, timeout=timeout)
         self.child.close()
         screen = self.screen
-        assert not QUESTION.search(screen), f"{' '.join(self.child.args)} asked:\n{screen[-3000:]}"
+        assert not QUESTION.search(screen), f"{self.command} asked:\n{screen[-3000:]}"
         return self.child.exitstatus, screen
 
     def ctrl_c(self) -> float:

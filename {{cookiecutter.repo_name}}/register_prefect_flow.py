@@ -12,7 +12,12 @@ import os
 from pathlib import Path
 
 if __name__ == "__main__":
+    project = Path(__file__).resolve().parent
+    os.chdir(project)  # the project, wherever the script is started from
+    # Before Prefect is first imported: it reads its home and the usage-data switch once.
+    from kedro_prefect.environment import enter_project_environment
+
+    enter_project_environment(project)
     from kedro_prefect.cli import deploy
 
-    os.chdir(Path(__file__).resolve().parent)  # the project, wherever the script is started from
     deploy(prog_name="register_prefect_flow.py")

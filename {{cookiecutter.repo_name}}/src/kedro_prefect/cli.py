@@ -176,6 +176,9 @@ def deploy(
     image: str | None,
 ) -> None:
     """Register the deployments of conf/<env>/prefect.yml (or one, or a new one) with Prefect."""
+    # First: register_prefect_flow.py calls this command without the group, and Prefect must be
+    # imported only inside the project's environment.
+    project = project_or_exit()
     from .operations.deploy import deploy as register
 
     overrides = {
@@ -187,7 +190,7 @@ def deploy(
     }
     run_options = {"task_runner": task_runner, "dask_address": dask_address}
     register(
-        project_or_exit(),
+        project,
         deployment_name,
         {key: value for key, value in overrides.items() if value is not None},
         {key: value for key, value in run_options.items() if value is not None},
