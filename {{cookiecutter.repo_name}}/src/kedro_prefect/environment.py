@@ -54,7 +54,22 @@ def enter_project_environment(project_path: Path) -> None:
     """Set the project's variables in this process (and so in every process it starts), quietly."""
     for name, value in project_environment(project_path).items():
         os.environ.setdefault(name, value)
+    if not telemetry_consent(project_path):
+        mark_usage_notice_shown(Path(os.environ["PREFECT_HOME"]))
     silence_library_noise()
+
+
+def mark_usage_notice_shown(home: Path) -> None:
+    """Keep plain ``prefect`` commands in the project from announcing usage data it will not send.
+
+    Prefect prints its notice once per home in a terminal, whatever the server says; with the
+    project's "no", the project's server has analytics off (prefect.toml), and Prefect's client
+    sends nothing to a server that does. Its marker file says the notice was shown.
+    """
+    marker = home / ".sdk_telemetry" / "notice_shown"
+    if not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
 
 
 LIBRARY_WARNINGS = (("register_new_resolver", UserWarning),)
