@@ -90,7 +90,7 @@ def test_documented_path_with_a_port_given_once_never_asks(project):
         status, listed = terminal(project, "kedro prefect run --deployment daily-reports", "path-kedro-run").finish(600)
         assert status == 0 and "Completed" in listed, listed
         status, plain = terminal(project, "prefect deployment ls", "path-prefect").finish()
-        assert status == 0 and "harbor-tides/daily-reports" in plain, plain
+        assert status == 0 and "harbor-tides/daily-reports" in re.sub(r"\x1b\[[0-9;]*m", "", plain), plain
 
         for screen in (server.screen, agent.screen):
             assert not QUESTION.search(screen), screen[-3000:]
