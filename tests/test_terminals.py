@@ -77,8 +77,8 @@ def test_documented_path_with_a_port_given_once_never_asks(project):
         assert status == 0, ran
         assert f"Follow it at http://127.0.0.1:{port}/runs/flow-run/" in ran
         last_lines = ran.strip().splitlines()[-2:]
-        assert last_lines[0].strip() == "Completed", ran
-        assert last_lines[1].strip() == (
+        assert last_lines[1].strip() == "Completed", ran
+        assert last_lines[0].strip() == (
             "Saved: data/03_primary/order_table.csv, data/08_reporting/monthly_revenue.csv, "
             "data/08_reporting/region_revenue.csv, data/08_reporting/top_customers.csv"
         )

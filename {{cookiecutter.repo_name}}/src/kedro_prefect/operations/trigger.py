@@ -2,7 +2,7 @@
 
 ``prefect deployment run --watch`` lingers for seconds after the run ends and prints no link; this
 prints the flow run's id and UI link straight away and returns as soon as the run is final, with
-where the run saved its outputs. While it waits it checks that some worker polls the run's work
+where the run saved its outputs (just before its final state). While it waits it checks that some worker polls the run's work
 queue: a run nobody will pick up is cancelled after ``UNPOLLED_QUEUE_SECONDS`` with the fix.
 
 Ctrl-C cancels the run it follows, as Ctrl-C on ``kedro run`` stops that run: a terminal command
@@ -76,7 +76,6 @@ def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: i
             ) from None
         click.echo(f"Flow run '{flow_run.name}' ({flow_run.id}) of {full_name}")
         follow(client, flow_run, api, timeout, poll)
-        report_outputs(flow_run.id)
 
 
 def retry(flow_run_id: str, timeout: int, poll: float) -> None:
@@ -108,11 +107,14 @@ def retry(flow_run_id: str, timeout: int, poll: float) -> None:
         client.set_flow_run_state(run_id, Scheduled(message="Retried with make retry"), force=True)
         click.echo(f"Flow run '{flow_run.name}' ({run_id}): attempt {flow_run.run_count + 1}")
         follow(client, client.read_flow_run(run_id), api, timeout, poll)
-        report_outputs(run_id)
 
 
 def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int, poll: float) -> None:
-    """Print the run's link and each new state until it is final; fail unless it Completed."""
+    """Print the run's link and each new state until it is final; fail unless it Completed.
+
+    A Completed run's last lines are where it saved its outputs, then ``Completed``: the outcome
+    stays the line a person (or a script's ``tail -1``) reads last.
+    """
     click.echo(f"Follow it at {ui_url(api)}/runs/flow-run/{flow_run.id}")
     try:
         state = _wait_until_final(client, flow_run, timeout, poll)
@@ -125,6 +127,7 @@ def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int,
             raise click.ClickException(f"Flow run {flow_run.id} ended Crashed: {cause}")
     if not state.is_completed():
         raise click.ClickException(f"Flow run {flow_run.id} ended {state.name}: {state.message}")
+    report_outputs(flow_run.id)
     click.echo(f"  {state.name}")
 
 
