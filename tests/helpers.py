@@ -260,6 +260,14 @@ def ancestors(pid: int) -> list[int]:
     return found
 
 
+def command_line(pid: int) -> str:
+    """The process's command line, words joined by spaces ("" once it is gone)."""
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def children(pid: int) -> list[int]:
     """Processes whose parent is `pid`."""
     return [int(entry.name) for entry in Path("/proc").glob("[0-9]*") if parent_of(int(entry.name)) == pid]
@@ -398,12 +406,17 @@ def add_pipeline(project: Path, package: str, name: str, source: str) -> None:
     (folder / "__init__.py").write_text("from .pipeline import create_pipeline  # noqa: F401\n")
     (folder / "pipeline.py").write_text(source)
     registry = project / "src" / package / "pipeline_registry.py"
-    default = 'pipelines["__default__"] = sum(pipelines.values())'
+    kept_out = "KEPT_OUT_OF_DEFAULT = "
     text = registry.read_text()
-    assert default in text
-    registry.write_text(
-        text.replace(default, f'pipelines["__default__"] = sum(p for key, p in pipelines.items() if key != "{name}")')
-    )
+    if kept_out not in text:
+        default = 'pipelines["__default__"] = sum(pipelines.values())'
+        assert default in text, f"{registry} no longer builds __default__ as the template did"
+        text = text.replace(
+            default,
+            'pipelines["__default__"] = sum(p for key, p in pipelines.items() if key not in KEPT_OUT_OF_DEFAULT)',
+        )
+        text += f"\n\n{kept_out}set()\n"
+    registry.write_text(text + f"KEPT_OUT_OF_DEFAULT.add({json.dumps(name)})\n")
 
 
 def descendants(root: int) -> list[int]:

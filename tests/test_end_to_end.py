@@ -125,14 +125,20 @@ def test_up_deploy_run_completes_and_writes_outputs(installed):
 def read_deployment(project: Project, name: str):
     """The deployment as the server stores it, read with the project's own Prefect client."""
     script = (
+        "from prefect.exceptions import ObjectNotFound\n"
         "with get_client(sync_client=True) as client:\n"
-        "    d = client.read_deployment_by_name(sys.argv[1])\n"
+        "    try:\n"
+        "        d = client.read_deployment_by_name(sys.argv[1])\n"
+        "    except ObjectNotFound:\n"
+        "        print(json.dumps(None))\n"
+        "        sys.exit(0)\n"
         "print(json.dumps({'parameters': d.parameters, 'tags': d.tags, 'version': d.version,\n"
         "    'work_queue_name': d.work_queue_name, 'work_pool_name': d.work_pool_name,\n"
         "    'crons': [s.schedule.cron for s in d.schedules if hasattr(s.schedule, 'cron')],\n"
         "    'concurrency_limit': d.global_concurrency_limit.limit if d.global_concurrency_limit else None}))\n"
     )
-    return project.api(script, f"orbital-freight-ledger/{name}", check=False)
+    # None only when the server says there is no such deployment; any other failure fails the test.
+    return project.api(script, f"orbital-freight-ledger/{name}")
 
 
 def test_deployments_come_from_prefect_yml(project):
@@ -317,6 +323,7 @@ def test_generated_project_lint_and_help(project):
         "test",
         "test-deploy",
         "lint",
+        "format",
     ]
 
 
