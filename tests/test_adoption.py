@@ -71,10 +71,11 @@ def adopt_by_the_readme(project) -> None:
     shutil.copy(LAYER / "conf" / "base" / "prefect.yml", project / "conf" / "base" / "prefect.yml")
     with (project / ".gitignore").open("a") as ignore:
         ignore.write("\n.prefect/\n.venv/\n")
-    # 2. Keep the deployments that fit your pipelines (`daily-reports` is the example's).
+    # 2. Keep what fits your pipelines: `daily-reports` and the `reporting` tag are the example's.
     prefect_yml = project / "conf" / "base" / "prefect.yml"
     config = yaml.safe_load(prefect_yml.read_text())
     config["deployments"] = [entry for entry in config["deployments"] if entry["name"] == "default"]
+    del config["execution"]["tag_overrides"]["reporting"]
     prefect_yml.write_text(yaml.safe_dump(config, sort_keys=False))
     # 3. pyproject.toml: the README's block, pasted.
     pyproject = project / "pyproject.toml"

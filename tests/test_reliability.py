@@ -31,7 +31,8 @@ from tests.helpers import (
     Terminal,
     add_pipeline,
     bake,
-    children,
+    command_line,
+    descendants,
     flow_run_id,
     free_port,
     listening_addresses,
@@ -49,6 +50,7 @@ GIL_SECONDS = 300
 SLOW_PIPELINE = '''"""A pipeline that waits, so a test can kill its worker mid-run."""
 
 import time
+from pathlib import Path
 
 from kedro.pipeline import Node, Pipeline
 
@@ -56,6 +58,7 @@ from ..data_processing.pipeline import create_pipeline as data_processing
 
 
 def wait_for_kill(order_table):
+    Path("data/wait_for_kill.started").touch()  # what the test waits for before it kills
     time.sleep(300)
     return len(order_table)
 
@@ -143,13 +146,20 @@ def stack(tmp_path_factory):
 
 
 def write_report() -> None:
+    """Merge this session's figures into the report: a row per figure, replaced by the test that measures it.
+
+    Running some of the tests (`-k`) updates their rows and keeps the others' from their last run.
+    """
     if not FIGURES:
         return
-    rows = "\n".join(f"| {what} | {figure} |" for what, figure in FIGURES.items())
+    rows = dict(re.findall(r"^\| (.+?) \| (.+?) \|$", REPORT.read_text(), re.M)) if REPORT.is_file() else {}
+    rows.pop("what", None)
+    rows.update(FIGURES)
+    table = "\n".join(f"| {what} | {figure} |" for what, figure in sorted(rows.items()))
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
-        "# Reliability figures\n\nWritten by `tests/test_reliability.py` on its last run (2 cores, default SQLite "
-        f"server, one process worker).\n\n| what | measured |\n|---|---|\n{rows}\n"
+        "# Reliability figures\n\nWritten by `tests/test_reliability.py`, each row by the last run of the test that "
+        f"measures it (2 cores, default SQLite server, one process worker).\n\n| what | measured |\n|---|---|\n{table}\n"
     )
 
 
@@ -297,11 +307,17 @@ def wait_for(condition, timeout: float, interval: float = 1.0) -> float:
     pytest.fail(f"condition not met within {timeout:.0f} s")
 
 
-def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack):
+SLOW_NODE_STARTED = Path("data") / "wait_for_kill.started"
+
+
+def start_slow_run(stack) -> subprocess.Popen:
+    """Deploy the `slow` deployment and follow a run of it with `make run`, in a session of its own.
+
+    Its waiting node creates `SLOW_NODE_STARTED` in the project when it starts (removed here first).
+    """
+    (stack.path / SLOW_NODE_STARTED).unlink(missing_ok=True)
     stack.make("deploy", "DEPLOYMENT=slow", "PIPELINE=slow_report")
-    for output in OUTPUTS[:1]:
-        (stack.path / output).unlink(missing_ok=True)
-    follower = subprocess.Popen(
+    return subprocess.Popen(
         ["make", "run", "DEPLOYMENT=slow", f"PREFECT_PORT={stack.port}"],
         cwd=stack.path,
         env=stack.env,
@@ -310,23 +326,30 @@ def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack)
         text=True,
         start_new_session=True,
     )
+
+
+def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack):
+    order_table = stack.path / OUTPUTS[0]
+    order_table.unlink(missing_ok=True)
+    follower = start_slow_run(stack)
     try:
-        order_table = stack.path / OUTPUTS[0]
-        wait_for(order_table.exists, timeout=180)  # the slow node has started after this one saved
-        time.sleep(3)
+        wait_for((stack.path / SLOW_NODE_STARTED).exists, timeout=180)  # after order_table was saved
         worker = stack.pid("worker")
-        # As when a machine or container dies: the worker and the flow-run process it started
-        # (Prefect gives that one its own session, so killing the worker alone would spare it).
-        flow_processes = children(worker)
-        assert flow_processes, "no flow-run process under the worker"
+        # As when a machine or container dies: `make agent`'s process and everything under it, the
+        # flow-run process and its heartbeat process included (Prefect gives the flow-run process a
+        # session of its own, so killing the worker alone would spare it).
+        flow_processes = descendants(worker)
+        assert any("prefect.engine" in command_line(pid) for pid in flow_processes), "no flow-run process"
         for pid in [worker, *flow_processes]:
             os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         stdout, stderr = follower.communicate(timeout=CRASH_AFTER_SECONDS + 180)
+        crashed_after = time.monotonic() - killed_at
+        up = stack.make("up")
     finally:
         if follower.poll() is None:
             os.killpg(follower.pid, signal.SIGKILL)
-    crashed_after = time.monotonic() - killed_at
+        stack.make("up", check=False)  # the other tests' stack, whatever happened above
 
     assert follower.returncode != 0
     assert "ended Crashed" in stderr, stderr
@@ -339,7 +362,6 @@ def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack)
         f"{crashed_after:.0f} s (CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}, the default)"
     )
 
-    up = stack.make("up")
     assert "Removed stale" in up.stdout
     assert process_gone(worker) and all(process_gone(pid) for pid in flow_processes)
     assert "Completed" in stack.make("run", timeout=600).stdout.splitlines()[-1]
@@ -529,18 +551,9 @@ def test_ctrl_c_on_make_run_cancels_the_run(stack, tmp_path):
 
 
 def test_make_down_during_a_run_ends_it_says_so_and_marks_it_cancelled(stack):
-    stack.make("deploy", "DEPLOYMENT=slow", "PIPELINE=slow_report")
-    follower = subprocess.Popen(
-        ["make", "run", "DEPLOYMENT=slow", f"PREFECT_PORT={stack.port}"],
-        cwd=stack.path,
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    follower = start_slow_run(stack)
     try:
-        wait_for(lambda: "Running" in (stack.api(RUNNING_SCRIPT) or ""), timeout=180, interval=2)
+        wait_for((stack.path / SLOW_NODE_STARTED).exists, timeout=180)
         down = stack.make("down", timeout=120)
         stdout, stderr = follower.communicate(timeout=60)
     finally:
@@ -557,15 +570,6 @@ def test_make_down_during_a_run_ends_it_says_so_and_marks_it_cancelled(stack):
     assert down.stdout.strip().splitlines()[-1] == "Stopped worker and server"
     assert f"Error: Flow run {run_id} ended Cancelled: Ended: `make down` stopped its worker" in stderr
     assert run_states(stack, run_id)[-1] == "Cancelled"
-
-
-RUNNING_SCRIPT = (
-    "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName\n"
-    "with get_client(sync_client=True) as c:\n"
-    "    running = c.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState("
-    "name=FlowRunFilterStateName(any_=['Running']))))\n"
-    "    print(json.dumps(' '.join(r.state.name for r in running)))\n"
-)
 
 
 def test_ctrl_c_during_deploy_applies_every_deployment_or_none(stack, tmp_path):
