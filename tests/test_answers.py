@@ -97,7 +97,7 @@ def cookiecutter_cli(
 def test_cookiecutter_refuses_before_writing_anything(tmp_path, answers, expected):
     result = cookiecutter_cli(tmp_path / "out", *answers)
 
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stdout + result.stderr
     output = (result.stdout + result.stderr).strip()
     assert output.splitlines() == [output.splitlines()[0]], f"expected one line, got:\n{output}"
     assert output.startswith(expected)
@@ -117,7 +117,7 @@ def test_cookiecutter_with_relative_template_path(tmp_path):
 def test_cookiecutter_cli_refuses_every_bad_answer(tmp_path, field, value, rule):
     result = cookiecutter_cli(tmp_path / "out", f"{field}={value}")
 
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stdout + result.stderr
     [line] = (result.stdout + result.stderr).strip().splitlines()
     assert line.startswith(f"Invalid {field} {value!r}: ")
     assert rule in line

@@ -7,6 +7,7 @@ repository with two tags (v1.0.0, then v1.1.0 with a template change) for the up
 from __future__ import annotations
 
 import filecmp
+import re
 import string
 import subprocess
 import sys
@@ -203,46 +204,41 @@ def test_copier_refuses_bad_answers_with_the_hooks_message(tmp_path, template_di
 
 
 def test_copier_at_a_terminal_shows_the_message_and_asks_again(tmp_path, template_dir):
-    """Interactive copier through a pseudo-terminal: a bad name is refused in place, then fixed."""
-    import os
-    import pty
-    import re
-    import select
-    import time
+    """Interactive copier through a pseudo-terminal: a bad name is refused in place, then fixed.
 
+    Each keypress waits for the question it answers to be on the screen (no fixed reading windows).
+    """
+    import pexpect
+
+    spec = yaml.safe_load((template_dir / "copier.yml").read_text())
+    questions = [q["help"] for key, q in spec.items() if not key.startswith("_") and q.get("when") is not False]
     destination = tmp_path / "interactive"
-    pid, terminal = pty.fork()
-    if pid == 0:  # the child: copier's own command line at a terminal
-        os.execve(
-            str(DEV_BIN / "copier"), ["copier", "copy", "--trust", str(template_dir), str(destination)], project_env()
-        )
-    screen = b""
-
-    def read_for(seconds: float) -> None:
-        nonlocal screen
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if select.select([terminal], [], [], 0.2)[0]:
-                try:
-                    screen += os.read(terminal, 65536)
-                except OSError:  # copier exited
-                    return
-
+    screen = tmp_path / "copier-screen.log"
+    child = pexpect.spawn(
+        str(DEV_BIN / "copier"),
+        ["copy", "--trust", str(template_dir), str(destination)],
+        env=project_env(),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 250),
+    )
+    child.logfile_read = screen.open("w")
     try:
-        read_for(5)
-        os.write(terminal, b"\x15x\r")  # Ctrl-U clears the default; the name "x" is too short
-        read_for(3)
-        os.write(terminal, b"\x15Terminal Project\r")
-        for _ in range(8):  # accept every other default
-            read_for(1)
-            os.write(terminal, b"\r")
-        read_for(5)
+        child.expect_exact(questions[0])
+        child.expect_exact(spec["project_name"]["default"])  # the input line is drawn
+        child.send("\x15x\r")  # Ctrl-U clears the default; the name "x" is too short
+        child.expect(r"Invalid\s+project_name")
+        child.send("\x15Terminal Project\r")
+        for question in questions[1:]:  # accept every other default
+            child.expect_exact(question)
+            child.send("\r")
+        child.expect(pexpect.EOF, timeout=120)
     finally:
-        os.close(terminal)
-        os.waitpid(pid, 0)
+        child.close(force=True)
+        child.logfile_read.close()
 
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode(errors="replace")).replace("\r\n", "\n")
-    assert "Invalid project_name 'x'" in text  # the terminal's width cuts the rest of the line
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.read_text(errors="replace")).replace("\r\n", "\n")
+    assert "Invalid project_name 'x'" in text, text[-3000:]
     # The next steps name the folder copier wrote to (as typed), not the repo_name answer.
     assert next_steps(str(destination)) + "\n" in text
     assert (destination / "src" / "terminal_project" / "pipeline_registry.py").is_file()
@@ -370,7 +366,7 @@ def test_kedro_new_refuses_a_bad_answer_with_one_line(tmp_path, template_dir, fi
 
     result = kedro_new(tmp_path, "--starter", str(template_dir), "--config", str(config))
 
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
     # Kedro checks the project name and keyword or standard-library package names with its own
     # rules first; every other answer reaches the template's rules and their message.
