@@ -2,7 +2,8 @@
 
 It starts a throwaway server and worker (own PREFECT_HOME, a free port: a server you have running
 is not touched), registers every deployment of conf/<env>/prefect.yml and runs the first one,
-which writes its outputs to data/ as `kedro run` would. `make test` skips it (marker `deploy`).
+which writes its outputs to data/ as `kedro run` would: each file the run says it saved must have
+been written by it. `make test` skips it (marker `deploy`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,19 @@ def test_deployments_register_and_the_first_runs_to_completed(prefect_env):
     for name in deployments:
         assert f"/{name}' (" in deploy.stdout, f"deployment {name} was not registered:\n{deploy.stdout}"
 
+    started = time.time()
     run = kedro_prefect(prefect_env, "run", "--deployment", deployments[0], timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.splitlines()[-1].strip() == "Completed"
+    for location in saved_locations(run.stdout):
+        if "://" in location:
+            continue  # remote storage: its own tests say where it went
+        path = PROJECT / location
+        assert path.exists(), f"the run says it saved {location}, which is not there"
+        assert path.stat().st_mtime >= started - 1, f"{location} is older than the run"
+
+
+def saved_locations(output: str) -> list[str]:
+    """The locations of the `Saved: a, b` line `kedro prefect run` prints for a Completed run."""
+    saved = [line.removeprefix("Saved: ") for line in output.splitlines() if line.startswith("Saved: ")]
+    return saved[0].split(", ") if saved else []
