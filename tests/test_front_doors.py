@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pexpect
 import pytest
 import yaml
 
@@ -208,8 +209,6 @@ def test_copier_at_a_terminal_shows_the_message_and_asks_again(tmp_path, templat
 
     Each keypress waits for the question it answers to be on the screen (no fixed reading windows).
     """
-    import pexpect
-
     spec = yaml.safe_load((template_dir / "copier.yml").read_text())
     questions = [q["help"] for key, q in spec.items() if not key.startswith("_") and q.get("when") is not False]
     destination = tmp_path / "interactive"

@@ -345,11 +345,10 @@ def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack)
         killed_at = time.monotonic()
         stdout, stderr = follower.communicate(timeout=CRASH_AFTER_SECONDS + 180)
         crashed_after = time.monotonic() - killed_at
-        up = stack.make("up")
     finally:
         if follower.poll() is None:
             os.killpg(follower.pid, signal.SIGKILL)
-        stack.make("up", check=False)  # the other tests' stack, whatever happened above
+        up = stack.make("up", check=False)  # the other tests' stack, whatever happened above
 
     assert follower.returncode != 0
     assert "ended Crashed" in stderr, stderr
@@ -362,7 +361,7 @@ def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack)
         f"{crashed_after:.0f} s (CRASH_AFTER_SECONDS={CRASH_AFTER_SECONDS}, the default)"
     )
 
-    assert "Removed stale" in up.stdout
+    assert up.returncode == 0 and "Removed stale" in up.stdout, up.stdout + up.stderr
     assert process_gone(worker) and all(process_gone(pid) for pid in flow_processes)
     assert "Completed" in stack.make("run", timeout=600).stdout.splitlines()[-1]
 

@@ -2,8 +2,9 @@
 
 ``prefect deployment run --watch`` lingers for seconds after the run ends and prints no link; this
 prints the flow run's id and UI link straight away and returns as soon as the run is final, with
-where the run saved its outputs (just before its final state). While it waits it checks that some worker polls the run's work
-queue: a run nobody will pick up is cancelled after ``UNPOLLED_QUEUE_SECONDS`` with the fix.
+where the run saved its outputs (just before its final state). While it waits it checks that some
+worker polls the run's work queue: a run nobody will pick up is cancelled after
+``UNPOLLED_QUEUE_SECONDS`` with the fix.
 
 Ctrl-C cancels the run it follows, as Ctrl-C on ``kedro run`` stops that run: a terminal command
 that started work and is interrupted should not leave it going unseen. (A run meant to go on
