@@ -60,6 +60,9 @@ class DaskConfig(_Strict):
     """Scheduler of an existing cluster (``tcp://host:8786``); ``None`` starts a local one per run."""
     n_workers: PositiveInt = 2
     """Worker processes of the local cluster (ignored with ``address``)."""
+    threads_per_worker: PositiveInt = 1
+    """Nodes each local worker process runs at once (ignored with ``address``): more suits nodes that
+    wait (I/O, sleeps, native code releasing the GIL)."""
     memory_datasets: MemoryPolicy = "group"
     """``group``: nodes joined by in-memory datasets run together in one task; ``persist``: such
     datasets are pickled under ``persist_location``; ``refuse``: the run stops before any node."""

@@ -8,12 +8,14 @@ plugin manager does not travel), and the memory-dataset policy applied before an
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .grouping import initial_units
 from .memory_datasets import plan_units
-from .runner import ProjectHooks, Unit
+from .runner import ProjectHooks, TaskCaller, Unit, outcome_of
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -77,18 +79,33 @@ class DaskExecution:
         self._persisted_in = plan.persisted_in
         return plan.units
 
-    def task_runner(self, max_workers: int) -> Any:
-        """prefect-dask's runner: the scheduler at ``address``, else a local cluster for this run.
+    @contextmanager
+    def task_caller(self, max_workers: int) -> Iterator[TaskCaller]:
+        """Send each task to Dask and wait for it in the scheduler's thread (at most ``max_workers``)."""
+        with self.task_runner() as runner:
+            # prefect-dask makes its client (and a local cluster) on first use, unguarded: the
+            # scheduler's threads, starting together, would each make one and lose each other's work.
+            runner.client  # noqa: B018 - the property starts the client
 
-        ``max_workers`` is held by the runner's scheduler, which never has more units in flight.
-        """
+            def submit_and_wait(task: Any, parameters: dict[str, Any], upstream: list[Any]) -> Any:
+                future = runner.submit(task, parameters=parameters, wait_for=upstream)
+                # The task's final state; raises what kept Dask from running it (a lost worker, say),
+                # where `future.wait()` would swallow it and `future.state` ask the API for a state
+                # the server may not have recorded yet.
+                state = future.wrapped_future.result()
+                return outcome_of(state, upstream=future, results_carry_runs=True)
+
+            yield submit_and_wait
+
+    def task_runner(self) -> Any:
+        """prefect-dask's runner: the scheduler at ``address``, else a local cluster for this run."""
         runner_class = dask_task_runner_class()
         if self.config.address:
             return runner_class(address=self.config.address)
         return runner_class(
             cluster_kwargs={
                 "n_workers": self.config.n_workers,
-                "threads_per_worker": 1,
+                "threads_per_worker": self.config.threads_per_worker,
                 "processes": True,
                 "dashboard_address": "127.0.0.1:0",  # health routes only, on loopback, any free port
             }

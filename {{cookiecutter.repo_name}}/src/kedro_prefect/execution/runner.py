@@ -2,9 +2,9 @@
 
 ``KedroSession.run`` hands this runner the filtered pipeline, the catalog and the session's hook
 manager, so everything ``kedro run`` does still holds (hooks, runtime params, dataset factories,
-versioning); the runner only decides *where* each node runs: in a Prefect task, submitted as soon
-as its parents have finished, with the parents' futures as ``wait_for`` so the Prefect UI draws
-the pipeline's DAG. Where tasks execute (threads in the flow's process, Dask workers) is an
+versioning); the runner only decides *where* each node runs: in a Prefect task, started as soon as
+its parents have finished, with the parents named in ``wait_for`` so the Prefect UI draws the
+pipeline's DAG. Where tasks execute (threads in the flow's process, Dask workers) is an
 ``ExecutionStrategy``; this module holds the types every strategy shares.
 """
 
@@ -17,6 +17,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain
@@ -35,7 +36,7 @@ from .absent_imports import remember_absent_data_libraries
 from .locations import dataset_locations
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
-from .scheduler import NOT_READY, Scheduler, UnitOutcome
+from .scheduler import Scheduler, UnitOutcome
 from .tag_limits import limited_tags
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
     from pluggy import PluginManager
-    from prefect.futures import PrefectFuture
-    from prefect.task_runners import TaskRunner
 
     from ..options import GroupBy
 
@@ -130,6 +129,10 @@ class ProjectHooks:
         return self.build(self.package_name)
 
 
+TaskCaller = Callable[[Any, dict[str, Any], list[Any]], UnitOutcome]
+"""Runs one Prefect task with these parameters after these upstream states or futures, to its end."""
+
+
 class ExecutionStrategy(Protocol):
     """Where a run's tasks execute: one implementation per Prefect task runner."""
 
@@ -140,8 +143,8 @@ class ExecutionStrategy(Protocol):
         """How the pipeline is cut into tasks, before any node runs (may re-register datasets)."""
         ...
 
-    def task_runner(self, max_workers: int) -> TaskRunner:
-        """A Prefect task runner for this run."""
+    def task_caller(self, max_workers: int) -> AbstractContextManager[TaskCaller]:
+        """How this run's tasks are run, open for the run's duration (a Dask client, say)."""
         ...
 
     def hooks(self, hook_manager: PluginManager | None) -> PluginManager | ProjectHooks | None:
@@ -290,9 +293,9 @@ class PrefectTaskRunner(AbstractRunner):
         tasks = _TasksByOptions(self._task_options)
         releaser = _DatasetReleaser(to_run, catalog)
         task_tags = limited_tags(chain.from_iterable(node.tags for node in to_run.nodes))
-        with self._strategy.task_runner(max_in_flight) as task_runner:
+        with self._strategy.task_caller(max_in_flight) as call_task:
 
-            def submit(unit: Unit, wait_for: list[PrefectFuture]) -> PrefectFuture:
+            def run_unit(unit: Unit, upstream: list[Any]) -> UnitOutcome:
                 parameters = {
                     "name": unit_name(unit),
                     "nodes": list(unit),
@@ -302,21 +305,17 @@ class PrefectTaskRunner(AbstractRunner):
                     "is_async": self._is_async,
                     "recorder": recorder,
                 }
-                # Tags entered here are copied into the task run's context at submission.
+                # Tags entered here are copied into the task run's context when it starts.
                 with prefect_tags(*sorted(task_tags.intersection(chain.from_iterable(node.tags for node in unit)))):
-                    return task_runner.submit(tasks.for_unit(unit), parameters=parameters, wait_for=wait_for)
+                    return call_task(tasks.for_unit(unit), parameters, upstream)
 
             scheduler = Scheduler(
                 to_run.node_dependencies,
                 units,
-                submit,
-                outcome_reader(results_carry_runs=not self._strategy.in_process),
+                run_unit,
                 max_in_flight=max_in_flight,
                 on_completed=releaser.release_after,
                 runs=recorder.runs if recorder else None,
-                # On threads a task submitted ahead sets itself up while its parent runs; Dask would
-                # only hold it back until the parent is done, so it gains nothing there.
-                lookahead=self._strategy.in_process,
             )
             scheduler.run()
 
@@ -351,24 +350,16 @@ class PrefectTaskRunner(AbstractRunner):
         )
 
 
-def outcome_reader(results_carry_runs: bool) -> Callable[[PrefectFuture], UnitOutcome]:
-    """Reads a finished Prefect future as the scheduler needs it.
+def outcome_of(state: Any, upstream: Any, results_carry_runs: bool) -> UnitOutcome:
+    """A finished task's final state as the scheduler needs it.
 
     Tasks in the flow's process recorded their runs already; reading a result they do not carry
     would cost every node a trip through Prefect's result handling.
     """
-
-    def outcome(future: PrefectFuture) -> UnitOutcome:
-        future.wait()  # records the final state on the future; `.state` alone may ask the API
-        state = future.state
-        if state.name == NOT_READY:
-            return UnitOutcome(NOT_READY, None, {})
-        if state.is_completed():
-            return UnitOutcome(state.name, None, (state.result() or {}) if results_carry_runs else {})
-        error = _exception_of(state)
-        return UnitOutcome(state.name, error, getattr(error, "kedro_node_runs", {}))
-
-    return outcome
+    if state.is_completed():
+        return UnitOutcome(state.name, None, (state.result() or {}) if results_carry_runs else {}, upstream)
+    error = _exception_of(state)
+    return UnitOutcome(state.name, error, getattr(error, "kedro_node_runs", {}))
 
 
 class _TasksByOptions:
