@@ -1,29 +1,36 @@
-"""Runs inside a baked project (cwd) against a live Prefect server; prints one JSON line of timings.
+"""Runs inside a baked project (cwd) against a live Prefect server; prints one JSON line of raw records.
 
 Not imported by the template: `run_benchmark.py` starts it with the project as working directory,
-after adding the synthetic pipelines of `synthetic.py` to the project's registry.
+after adding the synthetic pipelines of `synthetic.py` to the project's registry. Every figure is a
+record per round; `report.py` turns them into medians, ratios and targets.
+
+Logging is as a deployment runs it: INFO, Kedro's lines and Prefect's shipped to the server, unless
+BENCH_LOG_LEVEL says otherwise (the same for every variant).
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from kedro.framework.session import KedroSession
 from kedro.runner import SequentialRunner, ThreadRunner
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
+from report import rotated
 
-SIZES = (10, 200, 1000)
-CONCURRENT_WORKERS = 8
-REPEATS = 3
-DASK_WARM_RUNS = 5
+WORKERS = 8
+SHAPES = ("chain", "fan")
+SIZES = (200, 1000)
+GROUPED_PIPELINE = "bench_namespaced_10000"
+DASK_PIPELINE = "bench_dask_fan_6"
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -31,42 +38,61 @@ def noop(index: int) -> None:
     return None
 
 
-BARE_PHASE = {"seconds": 0.0}
+BARE_CPU = {"seconds": 0.0}
+"""CPU seconds of this process while the last bare flow ran its tasks."""
 
 
-@flow(name="bare-prefect-benchmark")
-def bare_prefect(n: int, shape: str, max_workers: int) -> None:
-    """N no-op tasks with the same edges as the Kedro pipeline, no Kedro involved."""
-    started = time.perf_counter()
+@flow(name="bare-prefect-called")
+def bare_called(n: int, shape: str) -> None:
+    """Prefect's cheapest use: each task called in order, the parent's state in ``wait_for`` (the UI's edge)."""
+    cpu = time.process_time()
+    root = noop.with_options(name="noop_0")(0, return_state=True)
+    parent = root
+    for index in range(1, n):
+        parent = noop.with_options(name=f"noop_{index}")(
+            index, wait_for=[parent if shape == "chain" else root], return_state=True
+        )
+    BARE_CPU["seconds"] = time.process_time() - cpu
+
+
+@flow(name="bare-prefect-submitted")
+def bare_submitted(n: int, shape: str, max_workers: int) -> None:
+    """Tasks submitted to Prefect's thread pool: a chain one at a time after its parent's result
+    (cheaper than all up front with futures as inputs), a fan's branches all at once after the root."""
+    cpu = time.process_time()
     with ThreadPoolTaskRunner(max_workers=max_workers) as runner:
-        futures = []
-        root = None
-        for index in range(n):
-            if shape == "chain":
-                wait_for = futures[-1:]
-            else:
-                wait_for = [root] if root is not None else []
-            future = runner.submit(noop.with_options(name=f"noop_{index}"), {"index": index}, wait_for=wait_for)
-            root = root or future
-            futures.append(future)
-        for future in futures:
-            future.wait()
-    BARE_PHASE["seconds"] = time.perf_counter() - started
+        root = runner.submit(noop.with_options(name="noop_0"), {"index": 0})
+        root.wait()
+        if shape == "chain":
+            parent = root
+            for index in range(1, n):
+                parent = runner.submit(noop.with_options(name=f"noop_{index}"), {"index": index}, wait_for=[parent])
+                parent.wait()
+        else:
+            branches = [
+                runner.submit(noop.with_options(name=f"noop_{index}"), {"index": index}, wait_for=[root])
+                for index in range(1, n)
+            ]
+            for branch in branches:
+                branch.wait()
+    BARE_CPU["seconds"] = time.process_time() - cpu
 
 
 class PhaseTimer:
-    """Wraps a runner class's `_run` to time the node phase alone."""
+    """Wraps a runner class's ``_run`` to time its node phase, in wall and in this process's CPU seconds."""
 
     def __init__(self, runner_class: type) -> None:
         self.seconds = 0.0
+        self.cpu = 0.0
         original = runner_class._run
 
         def timed(runner, *args, **kwargs):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 return original(runner, *args, **kwargs)
             finally:
                 self.seconds = time.perf_counter() - started
+                self.cpu = time.process_time() - cpu
 
         runner_class._run = timed
 
@@ -84,200 +110,36 @@ def server_cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-IDLE_TIMEOUT = 180.0
-IDLE = {"waits": [], "gave_up": 0, "timeout": IDLE_TIMEOUT}
+IDLE_TIMEOUT = 240.0
+IDLE: dict[str, Any] = {"waits": [], "gave_up": 0, "timeout": IDLE_TIMEOUT}
 """Seconds waited for an idle server before each measured run (untimed), and how many waits gave up."""
 
 
-def wait_for_idle_server(window: float = 1.0, busy_share: float = 0.05, timeout: float = IDLE_TIMEOUT) -> None:
-    """Wait (untimed, bounded) until the server has written the previous runs' events.
+def wait_for_idle_server(
+    window: float = 1.0, busy_share: float = 0.05, timeout: float = IDLE_TIMEOUT, pid: int | None = None
+) -> float:
+    """Wait (untimed, bounded) until the server has written the previous runs' events and logs.
 
-    A run of N tasks leaves about 3 N events that the server writes to SQLite for up to a minute
-    afterwards (1,000 tasks here: 30-60 s), on the same 2 cores. A run started before that ends
-    competes with it, by as much as the backlog left: with a 30 s bound, a Prefect variant that
-    followed another one started into the other's backlog. A wait that gives up is counted and
-    reported beside the results.
+    A run of N tasks leaves about 3 N events and, at INFO, as many log lines, which the server
+    writes to SQLite for up to a minute afterwards on the same 2 cores. A run started before that
+    ends competes with it. A wait that gives up is counted and reported beside the results.
     """
-    pid = int(os.environ["BENCH_SERVER_PID"])
+    pid = pid or int(os.environ["BENCH_SERVER_PID"])
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         before = server_cpu_seconds(pid)
         time.sleep(window)
         if server_cpu_seconds(pid) - before < busy_share * window:
-            IDLE["waits"].append(round(time.monotonic() - started, 1))
-            return
+            waited = round(time.monotonic() - started, 1)
+            IDLE["waits"].append(waited)
+            return waited
     IDLE["waits"].append(round(time.monotonic() - started, 1))
     IDLE["gave_up"] += 1
     print(f"the server was still busy after {timeout:.0f} s; measuring anyway", file=sys.stderr, flush=True)
+    return timeout
 
 
-def run_once(call, phase=None) -> tuple[float, float | None]:
-    """One run started against an idle server: its whole time and, where `phase` reads one, its
-    node phase (submitting the first task to finishing the last)."""
-    wait_for_idle_server()
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started, phase() if phase else None
-
-
-def best_of(runs: list[tuple[float, float | None]]) -> dict:
-    """The best whole run and the best node phase, each taken on its own: whole runs move in steps
-    of about a second, so the run with the best whole time is not the one with the best phase."""
-    phases = [phase for _, phase in runs if phase is not None]
-    return {"seconds": min(seconds for seconds, _ in runs), "phase": min(phases) if phases else None}
-
-
-def timed(call, phase=None) -> dict:
-    """Best of REPEATS runs (`best_of`)."""
-    return best_of([run_once(call, phase) for _ in range(REPEATS)])
-
-
-def kedro_run(pipeline: str, runner) -> None:
-    with KedroSession.create(project_path=Path.cwd()) as session:
-        session.run(pipeline_names=[pipeline], runner=runner)
-
-
-def main() -> None:
-    from kedro.framework.startup import bootstrap_project
-
-    bootstrap_project(Path.cwd())  # as `kedro run` does, before any flow runs
-    measured = Path(importlib.import_module("kedro_prefect").__file__)
-    if not measured.is_relative_to(Path.cwd()):
-        # Another editable install in this environment shadows the baked project's copy.
-        raise SystemExit(
-            f"kedro_prefect is imported from {measured.parent}, not from {Path.cwd()}: uninstall that project"
-        )
-    module = importlib.import_module("kedro_prefect.execution.flow")
-    ours_phase = PhaseTimer(importlib.import_module("kedro_prefect.execution.runner").PrefectTaskRunner)
-    thread_phase = PhaseTimer(ThreadRunner)
-    sequential_phase = PhaseTimer(SequentialRunner)
-    flow_fn = module.kedro_pipeline
-    sections = os.environ.get("BENCH_SECTIONS", "matrix,grouped,dask").split(",")
-    if sections == ["peer"]:
-        print(json.dumps(measure_peer_round(module.project_flow, sequential_phase) | {"idle": IDLE}))
-        return
-
-    def ours(pipeline: str, workers: int, **parameters) -> None:
-        state = flow_fn(pipeline_name=pipeline, max_workers=workers, return_state=True, **parameters)
-        if not state.is_completed():
-            raise SystemExit(f"{pipeline}: {state.message}")
-
-    # Warm up imports, the server connection and the first flow run before measuring anything.
-    bare_prefect(5, "chain", 2)
-    ours("bench_chain_10", 2)
-
-    variants = [
-        (
-            "kedro SequentialRunner",
-            lambda pipeline, n, shape: kedro_run(pipeline, SequentialRunner()),
-            lambda: sequential_phase.seconds,
-        ),
-        (
-            f"kedro ThreadRunner({CONCURRENT_WORKERS})",
-            lambda pipeline, n, shape: kedro_run(pipeline, ThreadRunner(max_workers=CONCURRENT_WORKERS)),
-            lambda: thread_phase.seconds,
-        ),
-    ]
-    for workers, label in ((1, "sequential"), (CONCURRENT_WORKERS, f"concurrent({CONCURRENT_WORKERS})")):
-        variants.append(
-            (
-                f"bare Prefect {label}",
-                lambda pipeline, n, shape, workers=workers: bare_prefect(n, shape, workers),
-                lambda: BARE_PHASE["seconds"],
-            )
-        )
-        variants.append(
-            (
-                f"our flow {label}",
-                lambda pipeline, n, shape, workers=workers: ours(pipeline, workers),
-                lambda: ours_phase.seconds,
-            )
-        )
-
-    results: dict = {"workers": CONCURRENT_WORKERS}
-    if "matrix" in sections:
-        results |= measure_matrix(variants, ours, ours_phase, thread_phase)
-    if "grouped" in sections:
-        results["grouped"] = measure_grouped(ours, ours_phase, sequential_phase, thread_phase)
-        print("measured bench_namespaced_1000", file=sys.stderr, flush=True)
-    if "dask" in sections:
-        results["dask"] = measure_dask_fan(ours, ours_phase)
-        print("measured bench_dask_fan_6", file=sys.stderr, flush=True)
-    print(json.dumps(results | {"idle": IDLE}))
-
-
-def measure_matrix(variants, ours, ours_phase, thread_phase) -> dict:
-    """Every variant on chains and fan-outs of each size, then the 20 sleeping nodes."""
-    rows = []
-    for shape in ("chain", "fan"):
-        for n in SIZES:
-            pipeline = f"bench_{shape}_{n}"
-            # Rounds of every variant in turn, rather than each variant's repeats back to back: a
-            # slow stretch of the machine (2 vCPUs shared with the server's event backlog) then
-            # falls on one round of all variants alike, and each variant keeps its best (`best_of`).
-            runs: dict[str, list] = {variant: [] for variant, _, _ in variants}
-            for round_ in range(REPEATS):
-                # Each round starts one variant further on, so no variant always follows the same one.
-                for variant, run, phase in variants[round_:] + variants[:round_]:
-                    runs[variant].append(run_once(functools.partial(run, pipeline, n, shape), phase))
-            rows += [{"shape": shape, "n": n, "variant": variant, **best_of(each)} for variant, each in runs.items()]
-            print(f"measured {pipeline}", file=sys.stderr, flush=True)
-
-    # Best of REPEATS each, every run after the server has written the runs before it (the
-    # 1,000-node fan-outs just above leave it the most to write).
-    threads = timed(
-        lambda: kedro_run("bench_sleep_20", ThreadRunner(max_workers=CONCURRENT_WORKERS)), lambda: thread_phase.seconds
-    )
-    flow = timed(lambda: ours("bench_sleep_20", CONCURRENT_WORKERS), lambda: ours_phase.seconds)
-    sleep = {
-        "repeats": REPEATS,
-        "kedro ThreadRunner node phase": threads["phase"],
-        "our flow node phase": flow["phase"],
-        "kedro SequentialRunner": timed(lambda: kedro_run("bench_sleep_20", SequentialRunner()))["seconds"],
-    }
-    print("measured bench_sleep_20", file=sys.stderr, flush=True)
-    return {"rows": rows, "sleep": sleep}
-
-
-def measure_grouped(ours, ours_phase, sequential_phase, thread_phase) -> list[dict]:
-    """1,000 trivial nodes in 10 namespaces: Kedro's runners against our flow with group_by namespace."""
-    pipeline = "bench_namespaced_1000"
-    rows = []
-    for workers, kedro_runner, phase in (
-        (1, SequentialRunner, sequential_phase),
-        (CONCURRENT_WORKERS, lambda: ThreadRunner(max_workers=CONCURRENT_WORKERS), thread_phase),
-    ):
-        kedro = timed(lambda make=kedro_runner: kedro_run(pipeline, make()), lambda timer=phase: timer.seconds)
-        grouped = timed(lambda n=workers: ours(pipeline, n, group_by="namespace"), lambda: ours_phase.seconds)
-        rows.append({"workers": workers, "kedro": kedro, "ours": grouped})
-    return rows
-
-
-def measure_dask_fan(ours, ours_phase) -> dict:
-    """Six independent 1 s nodes on a local Dask cluster of 2 worker processes with 3 threads each.
-
-    The first run meets cold worker processes (imports, the project's settings and hooks); the
-    next runs find them warm, as a long-lived cluster (`make dask-worker`) is.
-    """
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=3, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
-    ) as cluster:
-
-        def run() -> float:
-            ours("bench_dask_fan_6", 6, task_runner="dask", dask_address=cluster.scheduler_address)
-            return ours_phase.seconds
-
-        cold = run()
-        warm = sorted(run() for _ in range(DASK_WARM_RUNS))
-    return {"cold": cold, "warm": warm}
-
-
-PEER_SIZES = (200, 1000)
-
-
-def server_node_phase(flow_run_id, expected: int, timeout: float = 120.0) -> float:
+def server_node_phase(flow_run_id, expected: int, timeout: float = 300.0) -> float:
     """First task run's start to last task run's end, from the server's own records (bounded wait:
     task runs reach the server as events, written after the run)."""
     from prefect.client.orchestration import get_client
@@ -301,39 +163,213 @@ def server_node_phase(flow_run_id, expected: int, timeout: float = 120.0) -> flo
             time.sleep(1)
 
 
-def measure_peer_round(project_flow, sequential_phase: PhaseTimer) -> dict:
-    """One round on chains of 200 and 1,000 nodes: Kedro SequentialRunner, bare Prefect tasks and our
-    flow as a deployment runs it (``project_flow``: Prefect's own heartbeat off, which bare Prefect
-    in this process then shares), ungrouped, each after a warm-up and against an idle server. Whole
-    runs from the client, node phases from the server's task-run times (Kedro's from its runner)."""
+def kedro_run(pipeline: str, runner) -> None:
+    with KedroSession.create(project_path=Path.cwd()) as session:
+        session.run(pipeline_names=[pipeline], runner=runner)
 
-    def ours(pipeline: str):
-        state = project_flow(pipeline_name=pipeline, return_state=True)
+
+class Bench:
+    """The variants, each a callable that runs once against an idle server and returns its record."""
+
+    def __init__(self) -> None:
+        module = importlib.import_module("kedro_prefect.execution.flow")
+        # The flow as a deployment runs it (Prefect's own heartbeat off, ours on); bare Prefect's
+        # flows share this process, and so the same settings.
+        self.project_flow = module.project_flow
+        self.ours_phase = PhaseTimer(importlib.import_module("kedro_prefect.execution.runner").PrefectTaskRunner)
+        self.kedro_phase = {SequentialRunner: PhaseTimer(SequentialRunner), ThreadRunner: PhaseTimer(ThreadRunner)}
+
+    def ours(self, pipeline: str, n: int, workers: int, **parameters: Any) -> dict:
+        started = time.perf_counter()
+        state = self.project_flow(pipeline_name=pipeline, max_workers=workers, return_state=True, **parameters)
+        wall = time.perf_counter() - started
         if not state.is_completed():
             raise SystemExit(f"{pipeline}: {state.message}")
-        return state
+        return {
+            "phase": server_node_phase(state.state_details.flow_run_id, n),
+            "wall": wall,
+            "cpu": self.ours_phase.cpu,
+            "runner": self.ours_phase.seconds,
+        }
 
-    bare_prefect(5, "chain", 4)
-    ours("bench_chain_200")
-    kedro_run("bench_chain_200", SequentialRunner())
-    result = {}
-    for n in PEER_SIZES:
-        pipeline = f"bench_chain_{n}"
-        wait_for_idle_server()
+    def bare(self, n: int, shape: str, workers: int | None) -> dict:
         started = time.perf_counter()
-        kedro_run(pipeline, SequentialRunner())
-        sizes = {"kedro": {"seconds": time.perf_counter() - started, "phase": sequential_phase.seconds}}
-        for name, run in (
-            ("bare", lambda n=n: bare_prefect(n, "chain", 4, return_state=True)),
-            ("ours", lambda pipeline=pipeline: ours(pipeline)),
-        ):
+        if workers is None:
+            state = bare_called(n, shape, return_state=True)
+        else:
+            state = bare_submitted(n, shape, workers, return_state=True)
+        wall = time.perf_counter() - started
+        if not state.is_completed():
+            raise SystemExit(f"bare Prefect: {state.message}")
+        return {
+            "phase": server_node_phase(state.state_details.flow_run_id, n),
+            "wall": wall,
+            "cpu": BARE_CPU["seconds"],
+        }
+
+    def kedro(self, pipeline: str, runner_class: type, **arguments: Any) -> dict:
+        started = time.perf_counter()
+        kedro_run(pipeline, runner_class(**arguments))
+        timer = self.kedro_phase[runner_class]
+        return {"phase": timer.seconds, "wall": time.perf_counter() - started, "cpu": timer.cpu}
+
+    def variants(self, shape: str, n: int) -> dict[str, Any]:
+        pipeline = f"bench_{shape}_{n}"
+        return {
+            "kedro SequentialRunner": lambda: self.kedro(pipeline, SequentialRunner),
+            f"kedro ThreadRunner({WORKERS})": lambda: self.kedro(pipeline, ThreadRunner, max_workers=WORKERS),
+            "bare Prefect called": lambda: self.bare(n, shape, None),
+            f"bare Prefect submitted({WORKERS})": lambda: self.bare(n, shape, WORKERS),
+            "our flow sequential": lambda: self.ours(pipeline, n, 1),
+            f"our flow concurrent({WORKERS})": lambda: self.ours(pipeline, n, WORKERS),
+        }
+
+
+class Peer:
+    """kedro-dagster in a long-lived process of its own environment (`peer_dagster.py`): it
+    translates the project once, then runs a job each time it is asked, so its runs take their
+    turn in the same rotation, against the same idle machine, as every other variant."""
+
+    def __init__(self, python: str) -> None:
+        self.process = subprocess.Popen(
+            [python, str(Path(__file__).with_name("peer_dagster.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.translate = self._read()["translate"]
+
+    def _read(self) -> dict:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)
+        raise SystemExit(f"kedro-dagster's process ended (exit {self.process.wait()})")
+
+    def run(self, n: int, io_manager: str) -> dict:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"bench_chain_{n} {io_manager}\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def measure_matrix(bench: Bench, rounds: int, peer: Peer | None) -> list[dict]:
+    """Every variant on chains and fans of each size, ``rounds`` times; each round starts the
+    variants one further on, so none always follows the same one, and every run starts against an
+    idle server. Records: one per run."""
+    records = []
+    cells = [(shape, n) for n in SIZES for shape in SHAPES]
+    for round_ in range(rounds):
+        for index, (shape, n) in enumerate(cells):
+            variants = bench.variants(shape, n)
+            if peer is not None and shape == "chain":
+                for io_manager in ("mem_io_manager", "fs_io_manager"):
+                    variants[f"kedro-dagster {io_manager}"] = lambda n=n, io=io_manager: peer.run(n, io)
+            for variant, run in rotated(list(variants.items()), round_ + index):
+                wait_for_idle_server()
+                records.append({"round": round_, "shape": shape, "n": n, "variant": variant, **run()})
+            print(f"round {round_ + 1}/{rounds}: measured {shape} {n}", file=sys.stderr, flush=True)
+    return records
+
+
+def measure_grouped(bench: Bench, rounds: int) -> list[dict]:
+    """10,000 nodes in 100 namespaces: Kedro's SequentialRunner against our flow grouped by namespace."""
+    records = []
+    n = 10_000
+    for round_ in range(rounds):
+        variants = {
+            "kedro SequentialRunner": lambda: bench.kedro(GROUPED_PIPELINE, SequentialRunner),
+            "our flow grouped by namespace": lambda: bench.ours(GROUPED_PIPELINE, 100, 1, group_by="namespace"),
+        }
+        for variant, run in rotated(list(variants.items()), round_):
             wait_for_idle_server()
-            started = time.perf_counter()
-            state = run()
-            seconds = time.perf_counter() - started
-            sizes[name] = {"seconds": seconds, "phase": server_node_phase(state.state_details.flow_run_id, n)}
-        result[str(n)] = sizes
-    return result
+            records.append({"round": round_, "n": n, "variant": variant, **run()})
+        print(f"round {round_ + 1}/{rounds}: measured {GROUPED_PIPELINE}", file=sys.stderr, flush=True)
+    return records
+
+
+def measure_dask(bench: Bench, rounds: int) -> list[dict]:
+    """Six independent 1 s nodes on 2 Dask worker processes of 3 threads: on a cluster that already
+    runs (warm after its first run, as a long-lived `make dask-worker` cluster is), and on the local
+    cluster a run starts for itself (the default when no address is configured), in turn."""
+    from distributed import LocalCluster
+
+    records = []
+    with LocalCluster(
+        n_workers=2, threads_per_worker=3, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    ) as cluster:
+        bench.ours(DASK_PIPELINE, 6, 6, task_runner="dask", dask_address=cluster.scheduler_address)  # warm-up
+        variants = {
+            "existing cluster": lambda: bench.ours(
+                DASK_PIPELINE, 6, 6, task_runner="dask", dask_address=cluster.scheduler_address
+            ),
+            "local cluster per run": lambda: bench.ours(DASK_PIPELINE, 6, 6, task_runner="dask", env="dask_local"),
+        }
+        for round_ in range(rounds):
+            for variant, run in rotated(list(variants.items()), round_):
+                wait_for_idle_server()
+                records.append({"round": round_, "variant": variant, **run()})
+        print("measured the Dask fan", file=sys.stderr, flush=True)
+    return records
+
+
+def once(pipeline: str, expected: int) -> None:
+    """One run of our flow in this fresh process, as a deployment's flow-run process makes it (the
+    parent reads the process's peak memory at exit)."""
+    started = time.perf_counter()
+    flow = importlib.import_module("kedro_prefect.execution.flow").project_flow
+    state = flow(pipeline_name=pipeline, return_state=True)
+    wall = time.perf_counter() - started
+    if not state.is_completed():
+        raise SystemExit(f"{pipeline}: {state.message}")
+    print(json.dumps({"flow": wall, "phase": server_node_phase(state.state_details.flow_run_id, expected, 1800.0)}))
+
+
+def main() -> None:
+    from kedro.framework.startup import bootstrap_project
+
+    if sys.argv[1:2] == ["once"]:
+        bootstrap_project(Path.cwd())
+        once(sys.argv[2], int(sys.argv[3]))
+        return
+
+    bootstrap_project(Path.cwd())  # as `kedro run` does, before any flow runs
+    measured = Path(importlib.import_module("kedro_prefect").__file__)
+    if not measured.is_relative_to(Path.cwd()):
+        # Another editable install in this environment shadows the baked project's copy.
+        raise SystemExit(
+            f"kedro_prefect is imported from {measured.parent}, not from {Path.cwd()}: uninstall that project"
+        )
+    rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
+    sections = os.environ.get("BENCH_SECTIONS", "matrix,grouped,dask").split(",")
+    bench = Bench()
+    # Warm up imports, the server connection and the first runs of each kind before measuring anything.
+    bare_called(5, "chain")
+    bare_submitted(5, "fan", WORKERS)
+    bench.ours("bench_chain_200", 200, WORKERS)
+    kedro_run("bench_chain_200", SequentialRunner())
+
+    results: dict[str, Any] = {"workers": WORKERS, "rounds": rounds}
+    if "matrix" in sections:
+        python = os.environ.get("BENCH_DAGSTER_PYTHON")
+        peer = Peer(python) if python else None
+        try:
+            if peer is not None:
+                results["dagster_translate"] = peer.translate
+            results["matrix"] = measure_matrix(bench, rounds, peer)
+        finally:
+            if peer is not None:
+                peer.close()
+    if "grouped" in sections:
+        results["grouped"] = measure_grouped(bench, rounds)
+    if "dask" in sections:
+        results["dask"] = measure_dask(bench, rounds)
+    print(json.dumps(results | {"idle": IDLE}))
 
 
 if __name__ == "__main__":

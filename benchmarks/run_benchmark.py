@@ -1,17 +1,20 @@
-"""`make bench`: the generated flow's overhead against Kedro's runners and bare Prefect, on this machine.
+"""`make bench`: the generated flow against Prefect's floor, Kedro's runners and kedro-dagster, on this machine.
 
-Bakes a project, adds synthetic pipelines (chains and fan-outs of 10, 200 and 1,000 trivial nodes,
-20 independent nodes sleeping 0.2 s, 1,000 nodes in 10 namespaces, 6 nodes sleeping 1 s for Dask),
-starts a Prefect server on a free port, runs `measure.py` inside the project, then times `make run`
-of the example deployment through the project's own Makefile and a real worker. Writes
-`benchmarks/results.md` and `benchmarks/overhead.png`. The targets are ratios within the same run
-where they can be, so they hold or fail on any machine alike.
+Bakes a project, adds synthetic pipelines (chains and fans of 200 and 1,000 trivial nodes, 10,000
+nodes in 100 namespaces, 6 nodes sleeping 1 s for Dask), starts a Prefect server on a free port
+(SQLite, normal priority, as `make up` starts one), runs `measure.py` inside the project for the
+interleaved rounds, measures peak memory in fresh processes, and times `make run` of the example
+deployment through a freshly baked project's own Makefile and a real worker. `report.py` turns the
+records into medians with their spread and into targets, each marked per round. Writes
+`benchmarks/results.md` and `results.json`, and the README's figures between its bench markers.
+Exits 1 when a target fails on its median.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,27 +26,25 @@ from pathlib import Path
 from statistics import median
 
 import httpx
+import report
 import synthetic
 from cookiecutter.main import cookiecutter
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
 WORK = HERE / ".work"
+README = TEMPLATE / "README.md"
+README_BEGIN = "<!-- bench:begin (written by `make bench`; do not edit by hand) -->"
+README_END = "<!-- bench:end -->"
 EXAMPLE_PROJECT_NAME = "Example Project"
 SERVER_TIMEOUT = 120.0
-MEASURE_TIMEOUT = 2700.0
+MEASURE_TIMEOUT = 4 * 3600.0
 MAKE_RUNS = 10
-SECTIONS = ("matrix", "grouped", "dask", "make_run", "peer")
+SECTIONS = ("make_run", "matrix", "peer", "grouped", "dask", "memory")
+FULL_ROUNDS = 5
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", FULL_ROUNDS))
+"""Fewer only to try the benchmark out: the README's figures come from full runs only."""
 
-TARGET_OVERHEAD = 1.2
-TARGET_SLEEP = 1.3
-TARGET_LINEAR = 1.5
-TARGET_GROUPED = 1.2
-TARGET_DASK_FAN_SECONDS = 2.0
-TARGET_MAKE_RUN_SECONDS = 5.0
-TARGET_PEER_DIRECT = 1.2
-
-PEER_ROUNDS = 5
 # kedro-dagster resolves only with dagster, dagster-webserver and dagster-dg-cli pinned to one version.
 DAGSTER_REQUIREMENTS = (
     "kedro-dagster==0.8.1",
@@ -58,10 +59,23 @@ executors:
   sequential:
     in_process:
 jobs:
-  chain:
+  chain_200:
     pipeline:
       pipeline_name: bench_chain_200
     executor: sequential
+  chain_1000:
+    pipeline:
+      pipeline_name: bench_chain_1000
+    executor: sequential
+"""
+# The local cluster a Dask run starts for itself, sized like the existing one it is compared with.
+DASK_LOCAL_PREFECT_YML = """\
+execution:
+  task_runner: dask
+  dask:
+    n_workers: 2
+    threads_per_worker: 3
+    memory_datasets: group
 """
 
 
@@ -119,7 +133,7 @@ def bake(project_name: str = "Bench Project", builders: dict = synthetic.BUILDER
     return project
 
 
-def start_server(home: Path, port: int, niceness: int = 19) -> subprocess.Popen:
+def start_server(home: Path, port: int) -> subprocess.Popen:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env |= {
         "PREFECT_HOME": str(home),
@@ -142,9 +156,6 @@ def start_server(home: Path, port: int, niceness: int = 19) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        # The server writes each task's events to SQLite long after the run; at full priority that
-        # backlog competes with the client for the 2 cores and buries the client's own costs.
-        preexec_fn=lambda: os.nice(niceness),
     )
     deadline = time.monotonic() + SERVER_TIMEOUT
     while time.monotonic() < deadline:
@@ -167,29 +178,85 @@ def stop_process_group(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def measure(project: Path, port: int, server_pid: int, sections: list[str]) -> dict:
+def client_env(port: int, server_pid: int) -> dict[str, str]:
+    """What every measuring process gets: the server, Kedro's and Prefect's logging as a deployment's
+    (INFO, unless BENCH_LOG_LEVEL), telemetry off."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env |= {
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_HOME": str(WORK / "client-home"),
-        "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_CLIENT_MAX_RETRIES": "10",
-        "KEDRO_LOGGING_CONFIG": str(HERE / "quiet_logging.yml"),
+        "PREFECT_LOGGING_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         "KEDRO_DISABLE_TELEMETRY": "true",
         "BENCH_SERVER_PID": str(server_pid),
-        "BENCH_SECTIONS": ",".join(sections),
     }
-    return json_line_of([sys.executable, str(HERE / "measure.py")], project, env)
+    if os.environ.get("BENCH_LOG_LEVEL", "INFO") == "WARNING":
+        env["KEDRO_LOGGING_CONFIG"] = str(HERE / "quiet_logging.yml")
+    return env
 
 
-def json_line_of(command: list[str], cwd: Path, env: dict) -> dict:
-    """Run a measuring script to its end; its last line of output is its JSON result."""
-    result = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=MEASURE_TIMEOUT, stdin=subprocess.DEVNULL
-    )
+def measure(project: Path, env: dict[str, str], sections: list[str], dagster: Path | None) -> dict:
+    """`measure.py` in the project: its output (Prefect's and Kedro's console logs) goes to a file."""
+    env = env | {"BENCH_SECTIONS": ",".join(sections), "BENCH_ROUNDS": str(ROUNDS)}
+    if dagster is not None:
+        env["BENCH_DAGSTER_PYTHON"] = str(dagster)
+    log = WORK / "measure.log"
+    with log.open("w") as stderr:
+        result = subprocess.run(
+            [sys.executable, str(HERE / "measure.py")],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            timeout=MEASURE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
     if result.returncode != 0:
-        raise SystemExit(f"{Path(command[1]).name} failed:\n{result.stderr[-5000:]}")
+        raise SystemExit(f"measure.py failed (exit {result.returncode}); see {log}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def peak_run(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
+    """One run in a fresh process: its wall time, its peak RSS (from the kernel, at exit) and, when
+    it prints one, its JSON line."""
+    started = time.perf_counter()
+    with (WORK / "memory.log").open("a") as log:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        stdout = process.stdout.read() if process.stdout else ""
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed (exit {process.returncode}); see {WORK / 'memory.log'}")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    return {
+        "wall": time.perf_counter() - started,
+        "rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
+        **(json.loads(lines[-1]) if lines else {}),
+    }
+
+
+def measure_memory(project: Path, env: dict[str, str], server_pid: int) -> dict:
+    """Peak RSS of our flow against `kedro run` on the 1,000-node chain, ROUNDS interleaved rounds of
+    fresh processes; then the ungrouped 10,000-node run once, and how long the server then stays busy."""
+    sys.path.insert(0, str(HERE))
+    from measure import wait_for_idle_server
+
+    kedro = [str(Path(sys.executable).with_name("kedro")), "run", "--pipeline", "bench_chain_1000"]
+    ours = [sys.executable, str(HERE / "measure.py"), "once", "bench_chain_1000", "1000"]
+    records = []
+    for round_ in range(ROUNDS):
+        for variant, command in report.rotated([("kedro run", kedro), ("our flow", ours)], round_):
+            wait_for_idle_server(pid=server_pid)
+            records.append({"round": round_, "variant": variant, **peak_run(command, project, env)})
+    print("measured peak memory on the 1,000-node chain", file=sys.stderr, flush=True)
+    wait_for_idle_server(pid=server_pid)
+    large = peak_run(
+        [sys.executable, str(HERE / "measure.py"), "once", "bench_namespaced_10000", "10000"], project, env
+    )
+    large["backlog"] = wait_for_idle_server(pid=server_pid, timeout=1800.0)
+    print("measured the ungrouped 10,000-node run", file=sys.stderr, flush=True)
+    return {"records": records, "large": large}
 
 
 def make_run_times() -> list[dict]:
@@ -252,321 +319,62 @@ def dagster_python(project: Path) -> Path:
     return python
 
 
-def peer_rounds(port: int, server_pid: int) -> list[dict]:
-    """PEER_ROUNDS interleaved rounds: one of kedro-dagster on the 200-node chain (its own process and
-    environment), then one of Kedro, bare Prefect and our flow on chains of 200 and 1,000 nodes
-    (measure.py)."""
-    project = bake("Peer Project", {"bench_chain_200": ("chain", 200), "bench_chain_1000": ("chain", 1000)})
-    (project / "conf" / "local" / "dagster.yml").write_text(PEER_DAGSTER_YML)
-    python = dagster_python(project)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
-    env |= {"KEDRO_LOGGING_CONFIG": str(HERE / "quiet_logging.yml"), "KEDRO_DISABLE_TELEMETRY": "true"}
-    rounds = []
-    try:
-        for index in range(PEER_ROUNDS):
-            dagster = json_line_of([str(python), str(HERE / "peer_dagster.py")], project, env)
-            chains = measure(project, port, server_pid, ["peer"])
-            rounds.append({"dagster": dagster, "idle": chains.pop("idle"), "chains": chains})
-            print(f"peer round {index + 1} of {PEER_ROUNDS}", file=sys.stderr, flush=True)
-    finally:
-        uninstall(package_of(project))
-    return rounds
+def bench_project(with_dagster: bool) -> Path:
+    project = bake()
+    (project / "conf" / "dask_local").mkdir()
+    (project / "conf" / "dask_local" / "prefect.yml").write_text(DASK_LOCAL_PREFECT_YML)
+    if with_dagster:
+        (project / "conf" / "local" / "dagster.yml").write_text(PEER_DAGSTER_YML)
+    return project
+
+
+def results_markdown(results: dict, sections: list[str]) -> tuple[str, list[report.Target]]:
+    """The tables of the sections measured, then every target with its median verdict and per-round marks."""
+    lines: list[str] = []
+    targets: list[report.Target] = []
+    if "matrix" in results:
+        matrix_lines, matrix_targets = report.matrix_report(results["matrix"], results["workers"])
+        lines += matrix_lines + report.peer_lines(results["matrix"], results.get("dagster_translate"))
+        targets += matrix_targets
+    for section, build in (
+        ("grouped", lambda: report.grouped_report(results["grouped"])),
+        ("dask", lambda: report.dask_report(results["dask"])),
+        ("memory", lambda: report.memory_report(results["memory"]["records"], results["memory"].get("large"))),
+        ("make_run", lambda: report.make_run_report(results["make_run"])),
+    ):
+        if section in results:
+            section_lines, section_targets = build()
+            lines += section_lines
+            targets += section_targets
+    passed = sum(target.passed for target in targets)
+    summary = [
+        f"**{passed} of {len(targets)} targets pass on their median** ({ROUNDS} rounds; `make run`: {MAKE_RUNS} runs).",
+        "",
+        *report.targets_table(targets),
+        "",
+    ]
+    return "\n".join(summary + lines), targets
 
 
 def idle_sentence(results: dict) -> str:
     """How long the runs waited for the server to write earlier runs' events (`measure.wait_for_idle_server`)."""
-    idle = ([results["idle"]] if "idle" in results else []) + [r["idle"] for r in results.get("peer", [])]
-    waits = [seconds for each in idle for seconds in each["waits"]]
+    waits = results.get("idle", {}).get("waits", [])
     if not waits:
         return ""
-    gave_up = sum(each["gave_up"] for each in idle)
-    timeout = idle[0]["timeout"]
     return (
-        f"Every run of the matrix (chains, fan-outs, the 20 sleeping nodes), of the grouped section and of the "
-        f"peer's rounds started once the server had written the events of the runs before it "
-        f"({len(waits)} waits, untimed: median {median(waits):.1f} s, longest {max(waits):.1f} s; "
-        f"{gave_up} gave up after {timeout:.0f} s and measured anyway).\n\n"
+        f"Every measured run of `measure.py` started once the server had written the events and logs of the runs "
+        f"before it ({len(waits)} waits, untimed: median {median(waits):.1f} s, longest {max(waits):.1f} s; "
+        f"{results['idle']['gave_up']} gave up after {results['idle']['timeout']:.0f} s and measured anyway).\n\n"
     )
 
 
-def slope_ms(seconds: dict, variant: str, shapes=("chain", "fan")) -> float:
-    """Cost of one more node: (t(1000) - t(10)) / 990, averaged over shapes, in milliseconds."""
-    total = sum(seconds[(variant, shape, 1000)] - seconds[(variant, shape, 10)] for shape in shapes)
-    return 1000 * total / (990 * len(shapes))
-
-
-Target = tuple[str, float, float]
-
-
-def report(results: dict) -> tuple[str, bool]:
-    """The tables of the sections measured, then every target with PASS or FAIL."""
-    lines: list[str] = []
-    notes: list[str] = []
-    targets: list[Target] = []
-    if "rows" in results:
-        matrix_lines, matrix_notes, matrix_targets = report_matrix(results)
-        lines += matrix_lines
-        notes += matrix_notes
-        targets += matrix_targets
-    if "grouped" in results:
-        for row in results["grouped"]:
-            runner = "SequentialRunner" if row["workers"] == 1 else f"ThreadRunner({row['workers']})"
-            targets.append(
-                (
-                    f"1,000 nodes in 10 namespaces, group_by namespace, max_workers {row['workers']}: "
-                    f"our node phase / Kedro {runner} node phase",
-                    row["ours"]["phase"] / row["kedro"]["phase"],
-                    TARGET_GROUPED,
-                )
-            )
-            notes += [
-                "",
-                f"1,000 nodes in 10 namespaces, {row['workers']} worker(s): Kedro {runner} node phase "
-                f"{row['kedro']['phase']:.2f} s (whole {row['kedro']['seconds']:.2f} s), our flow grouped node "
-                f"phase {row['ours']['phase']:.2f} s (whole {row['ours']['seconds']:.2f} s).",
-            ]
-    if "dask" in results:
-        dask = results["dask"]
-        targets.append(
-            (
-                "Dask fan, 6 × 1 s nodes on 2 workers × 3 threads, warm workers: median node phase, seconds",
-                median(dask["warm"]),
-                TARGET_DASK_FAN_SECONDS,
-            )
-        )
-        notes += [
-            "",
-            f"Dask fan node phase: first run (cold worker processes) {dask['cold']:.2f} s; warm runs "
-            + ", ".join(f"{seconds:.2f}" for seconds in dask["warm"])
-            + " s.",
-        ]
-    if "make_run" in results:
-        make_runs = results["make_run"]
-        targets += [
-            (
-                f"`make run` of the example deployment, median of {len(make_runs)}: Scheduled → Completed "
-                "(server timestamps), seconds",
-                median(row["created to completed"] for row in make_runs),
-                TARGET_MAKE_RUN_SECONDS,
-            ),
-        ]
-        notes += [
-            "",
-            f"`make run` of the example deployment ({len(make_runs)} runs, seconds). The target is the server's "
-            "Scheduled → Completed; the command's wall time adds its own start (Python, Prefect's import, the "
-            "request that creates the run) and its exit:",
-            "",
-            "| part | median | min | max |",
-            "|---|---:|---:|---:|",
-            *(
-                f"| {part} | {median(row[part] for row in make_runs):.2f} | "
-                f"{min(row[part] for row in make_runs):.2f} | {max(row[part] for row in make_runs):.2f} |"
-                for part in (
-                    "wall",
-                    "command start to created",
-                    "created to completed",
-                    "created to started",
-                    "flow body",
-                    "completed to command exit",
-                )
-            ),
-        ]
-    if "peer" in results:
-        peer_lines, peer_targets = report_peer(results["peer"])
-        notes += peer_lines
-        targets += peer_targets
-
-    lines += ["", "| target | measured | limit | result |", "|---|---:|---:|---|"]
-    all_pass = True
-    for name, value, limit in targets:
-        passed = value <= limit
-        all_pass &= passed
-        lines.append(f"| {name} | {value:.2f} | ≤ {limit:.4g} | {'PASS' if passed else 'FAIL'} |")
-    return "\n".join(lines + notes), all_pass
-
-
-def report_peer(rounds: list[dict]) -> tuple[list[str], list[Target]]:
-    """kedro-dagster beside our flow and bare Prefect on the 200-node chain: medians of the rounds."""
-    nodes = 200
-    chain = [r["chains"]["200"] for r in rounds]
-    ours, dagster_mem = (
-        "our flow (ungrouped, as a deployment runs it)",
-        "kedro-dagster 0.8.1 execute_in_process, mem_io_manager",
-    )
-    # Each variant's whole runs, paired with plain Kedro's in the same process and round.
-    runs = {
-        "bare Prefect tasks": [(r["bare"]["seconds"], r["kedro"]["seconds"]) for r in chain],
-        ours: [(r["ours"]["seconds"], r["kedro"]["seconds"]) for r in chain],
-        **{
-            f"kedro-dagster 0.8.1 execute_in_process, {io}": [(r["dagster"][io], r["dagster"]["kedro"]) for r in rounds]
-            for io in ("mem_io_manager", "fs_io_manager")
-        },
-    }
-    per_node = {
-        variant: [1000 * (seconds - kedro) / nodes for seconds, kedro in pairs] for variant, pairs in runs.items()
-    }
-    direct = {
-        size: [
-            (r["chains"][size]["ours"]["phase"] - r["chains"][size]["kedro"]["phase"])
-            / r["chains"][size]["bare"]["phase"]
-            for r in rounds
-        ]
-        for size in rounds[0]["chains"]
-    }
-    lines = [
-        "",
-        f"Peer, a chain of {nodes} trivial nodes, {len(rounds)} interleaved rounds (each variant after a warm-up run; "
-        "kedro-dagster in its own environment and process, with plain Kedro in that process as its baseline):",
-        "",
-        "| variant | whole run, median | per node over plain Kedro, median (min–max) |",
-        "|---|---:|---:|",
-        f"| plain Kedro SequentialRunner | {median(r['kedro']['seconds'] for r in chain):.2f} s | – |",
-    ]
-    for variant, values in per_node.items():
-        lines.append(
-            f"| {variant} | {median(seconds for seconds, _ in runs[variant]):.2f} s | "
-            f"{median(values):.1f} ms ({min(values):.1f}–{max(values):.1f}) |"
-        )
-    for size, ratios in direct.items():
-        sized = [r["chains"][size] for r in rounds]
-        lines += [
-            "",
-            f"Chain of {size}, node phases (first task start to last task end, server times; Kedro's from its "
-            f"runner), medians: Kedro {median(r['kedro']['phase'] for r in sized):.2f} s, bare Prefect "
-            f"{median(r['bare']['phase'] for r in sized):.2f} s, our flow {median(r['ours']['phase'] for r in sized):.2f} s; "
-            "direct ratio (ours − Kedro) / bare per round: " + ", ".join(f"{value:.2f}" for value in ratios) + ".",
-        ]
-    if {"200", "1000"} <= set(direct):
-
-        def phase(size: str, variant: str) -> float:
-            return median(r["chains"][size][variant]["phase"] for r in rounds)
-
-        slope = (phase("1000", "ours") - phase("200", "ours") - phase("1000", "kedro") + phase("200", "kedro")) / (
-            phase("1000", "bare") - phase("200", "bare")
-        )
-        lines += ["", f"The same ratio as a slope between 200 and 1,000 nodes (median phases): {slope:.2f}."]
-    lines += [
-        "",
-        "kedro-dagster translating the project into Dagster definitions (on every load of its code location): "
-        f"{median(r['dagster']['translate'] for r in rounds):.1f} s.",
-    ]
-    targets: list[Target] = [
-        (
-            f"{nodes}-node chain, ungrouped: our flow's whole-run ms per node over plain Kedro ≤ kedro-dagster's "
-            "(mem_io_manager), medians",
-            median(per_node[ours]),
-            median(per_node[dagster_mem]),
-        ),
-        *(
-            (
-                f"{size}-node chain: direct per-node ratio, (our node phase − Kedro's) / bare Prefect's, median",
-                median(ratios),
-                TARGET_PEER_DIRECT,
-            )
-            for size, ratios in direct.items()
-        ),
-    ]
-    return lines, targets
-
-
-def report_matrix(results: dict) -> tuple[list[str], list[str], list[Target]]:
-    """Chains and fan-outs of 10, 200 and 1,000 nodes, and the 20 sleeping nodes."""
-    seconds = {(row["variant"], row["shape"], row["n"]): row["seconds"] for row in results["rows"]}
-    # The node phase (first submission to last completion) leaves out the flow run's fixed start
-    # and stop, whose duration moves in steps of about a second and would drown a per-node figure.
-    phases = {(row["variant"], row["shape"], row["n"]): row["phase"] for row in results["rows"] if row["phase"]}
-    variants = list(dict.fromkeys(row["variant"] for row in results["rows"]))
-    workers = results["workers"]
-    lines = [
-        "Whole runs (node phase in brackets where measured):",
-        "",
-        "| variant | chain 10 | chain 200 | chain 1000 | fan 10 | fan 200 | fan 1000 | ms per extra node |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for variant in variants:
-        cells = []
-        for shape in ("chain", "fan"):
-            for n in (10, 200, 1000):
-                phase = phases.get((variant, shape, n))
-                cells.append(f"{seconds[(variant, shape, n)]:.2f} s" + (f" ({phase:.2f})" if phase else ""))
-        per_node = slope_ms(phases if (variant, "chain", 10) in phases else seconds, variant)
-        lines.append(f"| {variant} | {' | '.join(cells)} | {per_node:.2f} |")
-
-    targets: list[Target] = []
-    for label in ("sequential", f"concurrent({workers})"):
-        ratio = slope_ms(phases, f"our flow {label}") / slope_ms(phases, f"bare Prefect {label}")
-        targets.append(
-            (f"per-node cost in the node phase, our flow / bare Prefect task, {label} (slope)", ratio, TARGET_OVERHEAD)
-        )
-    # The same figure measured directly at one size, beside the slope: a slope between sizes hides
-    # what the node phase carries at every size.
-    kedro_variant = {"sequential": "kedro SequentialRunner", f"concurrent({workers})": f"kedro ThreadRunner({workers})"}
-    for label in ("sequential", f"concurrent({workers})"):
-        for n in (200, 1000):
-            ours = phases[(f"our flow {label}", "chain", n)]
-            kedro = phases[(kedro_variant[label], "chain", n)]
-            bare = phases[(f"bare Prefect {label}", "chain", n)]
-            targets.append(
-                (
-                    f"per-node cost, direct: (our node phase − {kedro_variant[label]}) / bare Prefect, chain {n}, "
-                    f"{label}",
-                    (ours - kedro) / bare,
-                    TARGET_OVERHEAD,
-                )
-            )
-    sleep = results["sleep"]
-    targets.append(
-        (
-            f"20 × 0.2 s nodes, node phase, our flow / Kedro ThreadRunner({workers})",
-            sleep["our flow node phase"] / sleep["kedro ThreadRunner node phase"],
-            TARGET_SLEEP,
-        )
-    )
-    for label in ("sequential", f"concurrent({workers})"):
-        variant = f"our flow {label}"
-        per_node_200 = (phases[(variant, "chain", 200)] - phases[(variant, "chain", 10)]) / 190
-        per_node_1000 = (phases[(variant, "chain", 1000)] - phases[(variant, "chain", 10)]) / 990
-        targets.append(
-            (
-                f"linear growth: per-node cost at 1,000 / at 200 nodes, chain, {label}",
-                per_node_1000 / per_node_200,
-                TARGET_LINEAR,
-            )
-        )
-    notes = [
-        "",
-        f"20 × 0.2 s nodes, best of {sleep['repeats']} each: "
-        f"Kedro SequentialRunner {sleep['kedro SequentialRunner']:.2f} s (whole run); "
-        f"node phase Kedro ThreadRunner({workers}) {sleep['kedro ThreadRunner node phase']:.2f} s, "
-        f"our flow {sleep['our flow node phase']:.2f} s.",
-    ]
-    return lines, notes, targets
-
-
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for axis, shape in zip(axes, ("chain", "fan"), strict=True):
-        for variant in dict.fromkeys(row["variant"] for row in results["rows"]):
-            points = sorted(
-                (row["n"], 1000 * row["seconds"] / row["n"])
-                for row in results["rows"]
-                if row["variant"] == variant and row["shape"] == shape
-            )
-            axis.plot([n for n, _ in points], [ms for _, ms in points], marker="o", label=variant)
-        axis.set_xscale("log")
-        axis.set_yscale("log")
-        axis.set_xlabel("nodes in the pipeline")
-        axis.set_title(f"{shape}: wall time per node")
-        axis.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("ms per node (whole run / N)")
-    axes[1].legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+def write_readme(body: str) -> None:
+    """The README's figures, between its markers, from this run's own output."""
+    text = README.read_text()
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {README_BEGIN} ... {README_END} section to write the figures into")
+    README.write_text(pattern.sub(lambda _: f"{README_BEGIN}\n{body}\n{README_END}", text))
 
 
 def main() -> int:
@@ -574,45 +382,42 @@ def main() -> int:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise SystemExit(f"BENCH_SECTIONS: unknown {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    started = time.monotonic()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     # `make run` first, on a quiet machine, with a fresh project and a server of its own.
-    results = {"make_run": make_run_times()} if "make_run" in sections else {}
-    measured = [section for section in sections if section not in ("make_run", "peer")]
-    if measured:
-        project = bake()
+    results: dict = {"make_run": make_run_times()} if "make_run" in sections else {}
+    measured = [section for section in sections if section in ("matrix", "grouped", "dask")]
+    if measured or "memory" in sections:
+        project = bench_project(with_dagster="peer" in sections)
+        dagster = dagster_python(project) if "peer" in sections and "matrix" in sections else None
         port = free_port()
         server = start_server(WORK / "server-home", port)
+        env = client_env(port, server.pid)
         try:
-            results |= measure(project, port, server.pid, measured)
+            if measured:
+                results |= measure(project, env, measured, dagster)
+            if "memory" in sections:
+                results["memory"] = measure_memory(project, env, server.pid)
         finally:
             stop_process_group(server)
             uninstall(package_of(project))
-    if "peer" in sections:
-        # A server at normal priority, as users run it: our flow talks to it during the run, and
-        # kedro-dagster's execute_in_process has no server at all.
-        port = free_port()
-        server = start_server(WORK / "peer-server-home", port, niceness=0)
-        try:
-            results["peer"] = peer_rounds(port, server.pid)
-        finally:
-            stop_process_group(server)
-    table, all_pass = report(results)
-    # A run of some sections only leaves the last full run's results in place.
-    stem = "results" if sections == list(SECTIONS) else "results-" + "-".join(sections)
+    body, targets = results_markdown(results, sections)
+    minutes = (time.monotonic() - started) / 60
     header = (
-        f"# Benchmark results\n\nMeasured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, one local Prefect "
-        f"server (SQLite); sections: {', '.join(sections)}. Logging at WARNING for every variant except `make run`, "
-        "which runs as a user's (a fresh project, its own server, `make up`). Times are whole runs unless marked "
-        "node phase.\n\n"
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores in {minutes:.0f} min, one local Prefect "
+        f"server (SQLite, normal priority); sections: {', '.join(sections)}; logging at "
+        f"{os.environ.get('BENCH_LOG_LEVEL', 'INFO')} for every variant, shipped to the server as in a deployment "
+        "(`make run`: as a user's project runs).\n\n"
     ) + idle_sentence(results)
-    (HERE / f"{stem}.md").write_text(header + table + "\n")
+    stem = "results" if sections == list(SECTIONS) else "results-" + "-".join(sections)
+    (HERE / f"{stem}.md").write_text("# Benchmark results\n\n" + header + body + "\n")
     (HERE / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
-    if "rows" in results:
-        plot(results, HERE / "overhead.png")
-    print(table)
+    if sections == list(SECTIONS) and ROUNDS >= FULL_ROUNDS and os.environ.get("BENCH_LOG_LEVEL", "INFO") == "INFO":
+        write_readme(header + body)
+    print(body)
     print(f"\nWrote {HERE / f'{stem}.md'}")
-    return 0 if all_pass else 1
+    return 0 if all(target.passed for target in targets) else 1
 
 
 if __name__ == "__main__":

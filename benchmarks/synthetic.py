@@ -1,9 +1,8 @@
 """Synthetic pipelines for the benchmark, added to a baked project's registry.
 
-Chains (each node consumes the previous one's output), fan-outs (one root, every other node
-consumes it) of trivial nodes, 20 independent nodes that sleep 0.2 s, 1,000 trivial nodes in 10
-namespaces (a chain of 100 in each), and 6 independent nodes that sleep 1 s (for Dask). All data in
-memory.
+Chains (each node consumes the previous one's output) and fans (one root, every other node
+consumes it) of trivial nodes, 10,000 trivial nodes in 100 namespaces (a chain of 100 in each), and
+6 independent nodes that sleep 1 s (for Dask). All data in memory.
 """
 
 from __future__ import annotations
@@ -21,11 +20,6 @@ def step(value: int) -> int:
     return value + 1
 
 
-def nap() -> int:
-    time.sleep(0.2)
-    return 1
-
-
 def chain(n: int) -> Pipeline:
     prefix = f"chain{n}"
     nodes = [Node(start, None, f"{prefix}_0", name=f"{prefix}_node_0")]
@@ -40,10 +34,6 @@ def fan(n: int) -> Pipeline:
     return Pipeline(nodes)
 
 
-def sleepers(n: int) -> Pipeline:
-    return Pipeline([Node(nap, None, f"nap_{i}", name=f"nap_{i}") for i in range(n)])
-
-
 def long_nap() -> int:
     time.sleep(1.0)
     return 1
@@ -53,7 +43,7 @@ def long_sleepers(n: int) -> Pipeline:
     return Pipeline([Node(long_nap, None, f"long_nap_{i}", name=f"long_nap_{i}") for i in range(n)])
 
 
-def namespaced(n: int, namespaces: int = 10) -> Pipeline:
+def namespaced(n: int, namespaces: int = 100) -> Pipeline:
     """``namespaces`` independent chains of n / namespaces nodes, each chain one namespace."""
     per = n // namespaces
     nodes = []
@@ -68,7 +58,6 @@ def namespaced(n: int, namespaces: int = 10) -> Pipeline:
 
 
 # Pipeline name -> (builder, size), for the packages run_benchmark.py writes.
-BUILDERS = {f"bench_{builder}_{n}": (builder, n) for builder in ("chain", "fan") for n in (10, 200, 1000)}
-BUILDERS["bench_sleep_20"] = ("sleepers", 20)
-BUILDERS["bench_namespaced_1000"] = ("namespaced", 1000)
+BUILDERS = {f"bench_{builder}_{n}": (builder, n) for builder in ("chain", "fan") for n in (200, 1000)}
+BUILDERS["bench_namespaced_10000"] = ("namespaced", 10_000)
 BUILDERS["bench_dask_fan_6"] = ("long_sleepers", 6)
