@@ -12,6 +12,7 @@ says how to fix it. One server, two workers, all on 127.0.0.1; every process sto
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -54,13 +55,19 @@ def test_a_worker_runs_deployments_from_its_own_clone_when_the_deploying_clone_i
         worker.wait_for_log("started", timeout=90)  # `make agent` also creates the pool deploy needs
         first.make("deploy")
         first.path.rename(moved)  # the registered path no longer exists on any machine
+        for output in OUTPUTS:
+            (second.path / output).unlink(missing_ok=True)  # a clone copied after a run carries outputs
+        started = time.time()
 
         result = second.make("run", timeout=600)
 
         assert "Completed" in result.stdout.splitlines()[-1], result.stdout + result.stderr
         for output in OUTPUTS:
-            assert (second.path / output).is_file(), f"{output} not written in the second clone"
-            assert not (moved / output).exists(), f"{output} written in the deploying clone"
+            written = second.path / output
+            assert written.is_file(), f"{output} not written in the second clone"
+            assert written.stat().st_mtime >= started - 1, f"{output} in the second clone is older than the run"
+        # A run that went to the registered path would have recreated it (Kedro makes data folders).
+        assert not first.path.exists(), "the run wrote to the path the deployment was registered from"
     finally:
         worker.stop()
         if moved.exists():

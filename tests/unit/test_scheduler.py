@@ -8,6 +8,8 @@ thread with no hand-over between its links.
 
 from __future__ import annotations
 
+import _thread
+import contextvars
 import threading
 import time
 
@@ -223,6 +225,100 @@ def test_an_empty_pipeline_ends_at_once():
 def test_max_in_flight_below_one_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         Scheduler({}, [], lambda unit, upstream: UnitOutcome("Completed", None, {}), max_in_flight=0)
+
+
+def test_each_unit_starts_once_and_a_join_is_given_both_parents_upstream():
+    executor = Executor()
+    schedule(diamond(), executor, max_in_flight=4)
+    assert sorted(executor.started) == ["a", "b", "c", "d", "e"]
+    assert sorted(executor.upstream_seen["d"]) == ["state of b", "state of c"]
+
+
+def test_a_chain_keeps_its_thread_while_other_units_wait_for_a_slot():
+    """Depth first: a finished unit's own child goes before units that were ready earlier."""
+    pipeline = chain_of(6) + Pipeline([node(f"e{i}", [], f"e_out{i}") for i in range(6)])
+    executor = Executor(seconds=0.01)
+    schedule(pipeline, executor, max_in_flight=2)
+    assert len({executor.threads[f"n{i}"] for i in range(6)}) == 1
+    assert len(executor.started) == 12
+
+
+def test_a_failure_midway_through_a_chain_stops_its_rest_while_another_branch_ends():
+    pipeline = chain_of(5) + Pipeline([node("other", [], "other_out")])
+    executor = Executor(fail=frozenset({"n2"}))
+    scheduler = schedule(pipeline, executor, max_in_flight=2)
+    assert sorted(executor.started) == ["n0", "n1", "n2", "other"]
+    assert {n.name for n in scheduler.completed} == {"n0", "n1", "other"}
+
+
+def test_run_unit_sees_the_context_of_the_thread_that_made_the_scheduler():
+    """Prefect finds the flow run in context variables; the scheduler's threads must see them."""
+    flow_run = contextvars.ContextVar("flow_run", default=None)
+    seen = []
+
+    def record(unit: Unit, upstream: list[object]) -> UnitOutcome:
+        seen.append(flow_run.get())
+        return UnitOutcome("Completed", None, {})
+
+    pipeline = diamond()
+    token = flow_run.set("run-1")
+    try:
+        scheduler = Scheduler(pipeline.node_dependencies, [(n,) for n in pipeline.nodes], record, max_in_flight=3)
+    finally:
+        flow_run.reset(token)
+    scheduler.run()
+    assert seen == ["run-1"] * 5
+
+
+def test_a_failing_completion_callback_ends_the_run_with_its_error():
+    """A bug in the bookkeeping must surface, not leave the run waiting for a count that never drops."""
+
+    def cannot_release(unit: Unit) -> None:
+        raise OSError("cannot release")
+
+    pipeline = chain_of(4)
+    scheduler = Scheduler(
+        pipeline.node_dependencies,
+        [(n,) for n in pipeline.nodes],
+        Executor().run_unit,
+        max_in_flight=2,
+        on_completed=cannot_release,
+    )
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            scheduler.run()
+        except BaseException as error:  # noqa: BLE001 - checked below
+            raised.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the run waited forever"
+    assert [str(error) for error in raised] == ["cannot release"]
+
+
+def test_an_interrupt_of_the_calling_thread_starts_no_further_unit():
+    """Ctrl-C (or Prefect cancelling the flow run) reaches the thread waiting in `run`: the running
+    unit ends, nothing after it starts, and the interrupt goes on."""
+    started: list[str] = []
+
+    def interrupt_at_n2(unit: Unit, upstream: list[object]) -> UnitOutcome:
+        started.append(unit[0].name)
+        if unit[0].name == "n2":
+            _thread.interrupt_main()
+            deadline = time.monotonic() + 10
+            while not scheduler._stopping and time.monotonic() < deadline:  # the interrupt has been taken
+                time.sleep(0.01)
+        return UnitOutcome("Completed", None, {})
+
+    chain = chain_of(8)
+    scheduler = Scheduler(chain.node_dependencies, [(n,) for n in chain.nodes], interrupt_at_n2, max_in_flight=2)
+    assert threading.current_thread() is threading.main_thread()
+    with pytest.raises(KeyboardInterrupt):
+        scheduler.run()
+    assert started == ["n0", "n1", "n2"]
 
 
 def chain_of(length: int) -> Pipeline:

@@ -8,6 +8,7 @@ plugin manager does not travel), and the memory-dataset policy applied before an
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,9 +33,18 @@ class DaskUnavailable(RuntimeError):
     """prefect-dask is not installed; the message says how to install it."""
 
 
-@functools.cache
+_HOOKS_LOCK = threading.Lock()
+
+
 def project_hook_manager(package_name: str) -> PluginManager:
-    """The hooks ``KedroSession`` would register (settings.HOOKS and plugins), once per process."""
+    """The hooks ``KedroSession`` would register (settings.HOOKS and plugins), once per process,
+    however many of its threads run nodes at once (``threads_per_worker``)."""
+    with _HOOKS_LOCK:
+        return _project_hook_manager(package_name)
+
+
+@functools.cache
+def _project_hook_manager(package_name: str) -> PluginManager:
     from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks, _register_hooks_entry_points
     from kedro.framework.project import settings
 

@@ -38,12 +38,15 @@ RunUnit = Callable[["Unit", list[Any]], UnitOutcome]
 class Scheduler:
     """Runs each unit once all its parents completed, at most ``max_in_flight`` at a time.
 
-    A thread that finishes a unit goes straight on with one unit that became ready, and hands any
-    others to the pool: a chain runs in one thread with no hand-over between its links, the way a
+    A thread that finishes a unit goes straight on with one of that unit's children that became
+    ready (its own children go first in the ready queue), and hands any others to the pool: a chain
+    runs in one thread with no hand-over between its links, the way a
     flow that *calls* its tasks one after another runs them (Prefect's cheapest use: submitting
     each task to a task runner costs it a thread hand-over, and a task waiting on futures costs
     more). When a unit fails, nothing downstream of it runs; branches that do not depend on it run
-    to the end. The bookkeeping is a few counters under one lock.
+    to the end. When the calling thread is interrupted (Ctrl-C, a cancelled flow run), no further
+    unit starts: the running ones end and the interrupt goes on. The bookkeeping is a few counters
+    under one lock.
     """
 
     def __init__(
@@ -80,6 +83,8 @@ class Scheduler:
         self._in_flight = 0
         self._all_done = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
+        self._stopping = False
+        self._bookkeeping_error: BaseException | None = None
         self._upstream: dict[Unit, Any] = {}
         self.states: dict[Unit, str] = {}
         self.runs: dict[str, NodeRun] = runs if runs is not None else {}
@@ -89,8 +94,8 @@ class Scheduler:
 
     def run(self) -> None:
         """Start what is ready, then wait until no unit is running and none can start."""
-        with ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="kedro-node") as pool:
-            self._pool = pool
+        self._pool = ThreadPoolExecutor(max_workers=self._max_in_flight, thread_name_prefix="kedro-node")
+        try:
             with self._lock:
                 startable = self._take_startable()
                 if self._in_flight == 0:
@@ -98,6 +103,12 @@ class Scheduler:
             for unit in startable:
                 self._hand_over(unit)
             self._all_done.wait()
+        finally:
+            # Normally nothing is left to start; after an interrupt, nothing more may.
+            self._stopping = True
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._bookkeeping_error is not None:
+            raise self._bookkeeping_error
 
     def state_of(self, node: Node) -> str:
         """The node's final state: its unit's, except nodes of a failed unit that completed or never ran."""
@@ -112,7 +123,7 @@ class Scheduler:
     def _take_startable(self) -> list[Unit]:
         """Under the lock: ready units that fit under the bound, now counted in flight."""
         startable = []
-        while self._ready and self._in_flight < self._max_in_flight:
+        while self._ready and self._in_flight < self._max_in_flight and not self._stopping:
             startable.append(self._ready.popleft())
             self._in_flight += 1
         return startable
@@ -127,16 +138,24 @@ class Scheduler:
         Counted in flight before it got here, so the pool (``max_in_flight`` threads) always has a
         thread for each.
         """
-        while unit is not None:
-            parents = [self._upstream.get(parent) for parent in self._parents[unit]]
-            try:
-                outcome = self._context.copy().run(self._run_unit, unit, parents)
-            except BaseException as error:  # noqa: BLE001 - the run must end, not wait forever
-                outcome = UnitOutcome("Failed", error, {})
-            startable = self._finish(unit, outcome)
-            unit = startable[0] if startable else None
-            for other in startable[1:]:
-                self._hand_over(other)
+        try:
+            while unit is not None and not self._stopping:
+                parents = [self._upstream.get(parent) for parent in self._parents[unit]]
+                try:
+                    outcome = self._context.copy().run(self._run_unit, unit, parents)
+                except BaseException as error:  # noqa: BLE001 - the run must end, not wait forever
+                    outcome = UnitOutcome("Failed", error, {})
+                startable = self._finish(unit, outcome)
+                unit = startable[0] if startable else None
+                for other in startable[1:]:
+                    self._hand_over(other)
+        except BaseException as error:  # noqa: BLE001 - lost in the pool otherwise, and the run would wait forever
+            # A bug in the bookkeeping or in `on_completed`: the counts can no longer be trusted, so
+            # the run ends here and `run` raises it once the running units have ended.
+            with self._lock:
+                self._bookkeeping_error = self._bookkeeping_error or error
+                self._stopping = True
+                self._all_done.set()
 
     def _finish(self, unit: Unit, outcome: UnitOutcome) -> list[Unit]:
         """Record one finished unit; return the units that may start now, already counted in flight."""
@@ -147,10 +166,13 @@ class Scheduler:
                 self._upstream[unit] = outcome.upstream
                 self.completed.extend(unit)
                 self._on_completed(unit)
+                ready_children = []
                 for child in self._children[unit]:
                     self._unfinished_parents[child] -= 1
                     if self._unfinished_parents[child] == 0:
-                        self._ready.append(child)
+                        ready_children.append(child)
+                # First in the queue, so this thread goes on with its own child: depth first.
+                self._ready.extendleft(reversed(ready_children))
             else:
                 # The nodes of the unit ran in order: the last one with a record failed, those before
                 # it completed (no record at all: the task failed around its nodes, e.g. timed out).
