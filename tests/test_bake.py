@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -170,6 +172,36 @@ def test_telemetry_file_records_the_answer(baked):
     consent = str(answers.get("telemetry_consent", False)).lower() in {"true", "yes"}
     assert yaml.safe_load((project / ".telemetry").read_text()) == {"consent": consent}
     assert ".telemetry" not in [line.strip() for line in (project / ".gitignore").read_text().splitlines()]
+
+
+IGNORED = [
+    "data/03_primary/order_table.csv",
+    "data/08_reporting/top_customers.csv",
+    "data/.dask-shared/run/cleaned_orders.pickle",
+    "conf/local/credentials.yml",
+    "conf/local/prefect.yml",
+    "conf/base/credentials.yml",
+    "conf/prod/db_credentials.yml",
+    ".prefect/server.pid",
+    ".prefect/profiles.toml",
+    ".venv/bin/python",
+    "src/pkg/__pycache__/nodes.cpython-311.pyc",
+]
+
+
+def test_gitignore_keeps_outputs_secrets_and_local_state_out_and_every_shipped_file_in(baked, tmp_path):
+    project, *_ = baked
+    clone = shutil.copytree(project, tmp_path / project.name)
+    subprocess.run(["git", "init", "--quiet", str(clone)], check=True)
+    for relative in IGNORED:
+        (clone / relative).parent.mkdir(parents=True, exist_ok=True)
+        (clone / relative).touch()
+    visible = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout.split()
+    shipped = [path.relative_to(project).as_posix() for path in all_files(project)]
+    # Every shipped file is kept (raw data, .gitkeep, .telemetry) but the local credentials placeholder.
+    assert sorted(visible) == sorted(path for path in shipped if path != "conf/local/credentials.yml")
 
 
 def test_python_compiles_and_config_parses(baked):
