@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from kedro.framework.hooks import hook_impl
 from kedro.framework.session import KedroSession
 from kedro.runner import SequentialRunner
 
@@ -550,3 +551,58 @@ def test_dask_submission_serializes_prefect_settings_once_per_run(flow_module, m
     assert state.is_completed(), state.message
     assert set(task_runs_of(state, expected=3)) == REPORTING
     assert calls == ["SettingsSerializedOnce"]
+
+
+FACTORY_CATALOG = """\
+"cleaned_{kind}":
+  type: pandas.CSVDataset
+  filepath: data/02_intermediate/factory_cleaned_{kind}.csv
+  save_args:
+    index: false
+"""
+
+
+def test_dataset_factories_resolve_in_a_flow_run(flow_module, in_project, conf_env):
+    """A catalog pattern catches the datasets the example leaves in memory, as in `kedro run --env`."""
+    env = conf_env("factories", **{"catalog.yml": FACTORY_CATALOG})
+    written = [in_project / f"data/02_intermediate/factory_cleaned_{kind}.csv" for kind in ("orders", "customers")]
+    started = time.time()
+    try:
+        state = flow_module.kedro_pipeline(pipeline_name="data_processing", env=env, return_state=True)
+        assert state.is_completed(), state.message
+        for path in written:
+            assert path.is_file() and path.stat().st_mtime >= started - 1, f"{path.name} not written by the run"
+            assert len(pd.read_csv(path)) > 0
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
+
+
+class MemoryWatcher:
+    """Before each node, whether the example's in-memory datasets still hold data."""
+
+    IN_MEMORY = ("cleaned_orders", "cleaned_customers")
+
+    def __init__(self) -> None:
+        self.held: dict[str, dict[str, bool]] = {}
+
+    @hook_impl
+    def before_node_run(self, node, catalog):
+        self.held[node.name] = {name: catalog.exists(name) for name in self.IN_MEMORY}
+
+
+def test_in_memory_datasets_are_released_after_their_last_consumer(flow_module, in_project):
+    from kedro.framework.project import settings
+
+    watcher = MemoryWatcher()
+    original = list(settings.HOOKS)
+    settings.set("HOOKS", (watcher,))  # read by the session the flow creates
+    try:
+        state = flow_module.kedro_pipeline(max_workers=1, return_state=True)
+    finally:
+        settings.set("HOOKS", original)
+
+    assert state.is_completed(), state.message
+    assert watcher.held["build_order_table"] == {"cleaned_orders": True, "cleaned_customers": True}
+    for node in REPORTING:  # all after build_order_table, the last consumer of both
+        assert watcher.held[node] == {"cleaned_orders": False, "cleaned_customers": False}, node
