@@ -11,6 +11,7 @@ import time
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.helpers import (
     OUTPUTS,
@@ -135,7 +136,8 @@ def read_deployment(project: Project, name: str):
         "print(json.dumps({'parameters': d.parameters, 'tags': d.tags, 'version': d.version,\n"
         "    'work_queue_name': d.work_queue_name, 'work_pool_name': d.work_pool_name,\n"
         "    'crons': [s.schedule.cron for s in d.schedules if hasattr(s.schedule, 'cron')],\n"
-        "    'concurrency_limit': d.global_concurrency_limit.limit if d.global_concurrency_limit else None}))\n"
+        "    'concurrency_limit': d.global_concurrency_limit.limit if d.global_concurrency_limit else None,\n"
+        "    'job_env': (d.job_variables or {}).get('env', {})}))\n"
     )
     # None only when the server says there is no such deployment; any other failure fails the test.
     return project.api(script, f"orbital-freight-ledger/{name}")
@@ -148,6 +150,14 @@ def test_deployments_come_from_prefect_yml(project):
     assert daily["tags"] == ["reporting"]
     assert daily["concurrency_limit"] == 1
     assert (daily["work_pool_name"], daily["work_queue_name"]) == ("freight-pool", "nightly")
+
+
+def test_flow_runs_of_a_project_that_said_no_to_telemetry_run_with_tracking_off(project):
+    """The `.telemetry` answer (no, in this project) travels with every deployment to its workers."""
+    assert yaml.safe_load((project.path / ".telemetry").read_text()) == {"consent": False}
+    for name in ("default", "daily-reports"):
+        job_env = read_deployment(project, name)["job_env"]
+        assert (job_env.get("DO_NOT_TRACK"), job_env.get("KEDRO_DISABLE_TELEMETRY")) == ("1", "true"), name
 
 
 def test_command_line_overrides_the_file_for_one_deployment(project):

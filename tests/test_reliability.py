@@ -84,6 +84,26 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([Node(hold_the_gil, None, "held_seconds", name="hold_the_gil")])
 '''
 
+RELEASE_PIPELINE = '''"""A node that waits until the test releases it, so the test can kill the worker meanwhile."""
+
+import time
+from pathlib import Path
+
+from kedro.pipeline import Node, Pipeline
+
+
+def wait_for_release() -> int:
+    Path("data/wait_for_release.started").touch()
+    deadline = time.monotonic() + 240
+    while not Path("data/wait_for_release.go").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return 1
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([Node(wait_for_release, None, "released", name="wait_for_release")])
+'''
+
 BROKEN_PIPELINE = """from kedro.pipeline import Pipeline
 
 import no_such_module_anywhere
@@ -132,6 +152,7 @@ def stack(tmp_path_factory):
     # Only the `slow` deployment waits; every other run stays a few seconds long.
     add_pipeline(path, "night_shift_ledger", "slow_report", SLOW_PIPELINE)
     add_pipeline(path, "night_shift_ledger", "hold_gil", GIL_PIPELINE)
+    add_pipeline(path, "night_shift_ledger", "released", RELEASE_PIPELINE)
     for env, text in BAD_CONFIG.items():
         (path / "conf" / env).mkdir()
         (path / "conf" / env / "prefect.yml").write_text(text)
@@ -364,6 +385,43 @@ def test_worker_killed_mid_run_crashes_the_run_and_the_next_run_completes(stack)
     assert up.returncode == 0 and "Removed stale" in up.stdout, up.stdout + up.stderr
     assert process_gone(worker) and all(process_gone(pid) for pid in flow_processes)
     assert "Completed" in stack.make("run", timeout=600).stdout.splitlines()[-1]
+
+
+def test_only_the_worker_killed_mid_run_leaves_its_run_to_complete(stack):
+    """Prefect starts each flow run in a process (and session) of its own: the README promises that
+    when only the worker dies, the run goes on and completes."""
+    started, go = stack.path / "data" / "wait_for_release.started", stack.path / "data" / "wait_for_release.go"
+    started.unlink(missing_ok=True)
+    go.unlink(missing_ok=True)
+    stack.make("deploy", "DEPLOYMENT=released", "PIPELINE=released")
+    follower = subprocess.Popen(
+        ["make", "run", "DEPLOYMENT=released", f"PREFECT_PORT={stack.port}"],
+        cwd=stack.path,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for(started.exists, timeout=180)
+        worker = stack.pid("worker")
+        flow_processes = [pid for pid in descendants(worker) if "prefect.engine" in command_line(pid)]
+        assert flow_processes, "no flow-run process under the worker"
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: process_gone(worker), timeout=30, interval=0.2)
+        assert not any(process_gone(pid) for pid in flow_processes), "the flow run died with its worker"
+        go.touch()
+        stdout, stderr = follower.communicate(timeout=180)
+    finally:
+        go.touch()  # never leave the node waiting
+        if follower.poll() is None:
+            os.killpg(follower.pid, signal.SIGKILL)
+        up = stack.make("up", check=False)  # a worker again, for the other tests
+
+    assert follower.returncode == 0, stdout + stderr
+    assert "Completed" in stdout.splitlines()[-1], stdout
+    assert up.returncode == 0, up.stdout + up.stderr
 
 
 def test_server_killed_and_restarted_keeps_deployments_and_history(stack):
