@@ -410,10 +410,13 @@ def main() -> int:
         f"{os.environ.get('BENCH_LOG_LEVEL', 'INFO')} for every variant, shipped to the server as in a deployment "
         "(`make run`: as a user's project runs).\n\n"
     ) + idle_sentence(results)
-    stem = "results" if sections == list(SECTIONS) else "results-" + "-".join(sections)
+    full = sections == list(SECTIONS) and ROUNDS >= FULL_ROUNDS
+    stem = (
+        "results" if full else "-".join(["results", *sections, *([f"{ROUNDS}rounds"] if ROUNDS < FULL_ROUNDS else [])])
+    )
     (HERE / f"{stem}.md").write_text("# Benchmark results\n\n" + header + body + "\n")
     (HERE / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
-    if sections == list(SECTIONS) and ROUNDS >= FULL_ROUNDS and os.environ.get("BENCH_LOG_LEVEL", "INFO") == "INFO":
+    if full and os.environ.get("BENCH_LOG_LEVEL", "INFO") == "INFO":
         write_readme(header + body)
     print(body)
     print(f"\nWrote {HERE / f'{stem}.md'}")
