@@ -236,6 +236,7 @@ class Peer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env=os.environ | {"BENCH_ONLY_PIPELINES": ",".join(f"bench_chain_{n}" for n in SIZES)},
         )
         self.translate = self._read()["translate"]
 

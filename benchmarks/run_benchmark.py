@@ -116,8 +116,14 @@ def bake(project_name: str = "Bench Project", builders: dict = synthetic.BUILDER
         folder = package / "pipelines" / name
         folder.mkdir()
         (folder / "__init__.py").write_text(
-            f"from {package.name}.bench_pipelines import {builder}\n\n\n"
-            f"def create_pipeline(**kwargs):\n    return {builder}({size})\n"
+            f"import os\n\nfrom kedro.pipeline import Pipeline\n\nfrom {package.name}.bench_pipelines import {builder}\n\n\n"
+            "def create_pipeline(**kwargs):\n"
+            "    # In the peer's process only the pipelines it runs: kedro-dagster builds every registered\n"
+            "    # pipeline again for each node it translates (hours with the 10,000-node one).\n"
+            "    only = os.environ.get('BENCH_ONLY_PIPELINES')\n"
+            f"    if only and {name!r} not in only.split(','):\n"
+            "        return Pipeline([])\n"
+            f"    return {builder}({size})\n"
         )
     # The example deployment runs the example pipeline only, as in a fresh project.
     registry = package / "pipeline_registry.py"
