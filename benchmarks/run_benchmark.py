@@ -220,7 +220,9 @@ def measure(project: Path, env: dict[str, str], sections: list[str], dagster: Pa
         )
     if result.returncode != 0:
         raise SystemExit(f"measure.py failed (exit {result.returncode}); see {log}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    records = result.stdout.strip().splitlines()[-1]
+    (WORK / "measure.json").write_text(records + "\n")  # kept if a later section fails
+    return json.loads(records)
 
 
 def peak_run(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
@@ -393,6 +395,7 @@ def main() -> int:
     WORK.mkdir(parents=True)
     # `make run` first, on a quiet machine, with a fresh project and a server of its own.
     results: dict = {"make_run": make_run_times()} if "make_run" in sections else {}
+    (WORK / "make_run.json").write_text(json.dumps(results.get("make_run")) + "\n")  # kept if a later section fails
     measured = [section for section in sections if section in ("matrix", "grouped", "dask")]
     if measured or "memory" in sections:
         project = bench_project(with_dagster="peer" in sections)
