@@ -351,9 +351,10 @@ def memory_report(raw: list[dict], large: dict | None) -> tuple[list[str], list[
     if large:
         lines += [
             "10,000 nodes in 100 namespaces, ungrouped, once: the flow run took "
-            f"{large['wall']:.0f} s (node phase {large['phase']:.0f} s), its process peaked at "
-            f"{large['rss_mb']:.0f} MB, and the server was busy writing its events and logs for "
-            f"{large['backlog']:.0f} s after it ended.",
+            f"{large['flow']:.0f} s, its process peaked at {large['rss_mb']:.0f} MB; "
+            f"{large.get('reached', '?')} of {large.get('expected', 10_000)} task runs reached the server as "
+            "finished" + (f" (node phase {large['phase']:.0f} s)" if large.get("phase") else "") + ", and the "
+            f"server was busy writing events and logs for {large['backlog']:.0f} s after the run.",
             "",
         ]
     target = ratio_target(

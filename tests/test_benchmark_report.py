@@ -106,3 +106,15 @@ def test_the_readme_figures_are_replaced_between_the_markers_only(tmp_path, monk
     readme.write_text("no markers\n")
     with pytest.raises(SystemExit, match="bench:begin"):
         run_benchmark.write_readme("new figures")
+
+
+def test_the_large_run_says_how_many_task_runs_reached_the_server():
+    records = [
+        {"round": 0, "variant": "kedro run", "rss_mb": 150.0},
+        {"round": 0, "variant": "our flow", "rss_mb": 180.0},
+    ]
+    large = {"flow": 140.2, "rss_mb": 900.0, "phase": None, "reached": 4895, "expected": 10000, "backlog": 3.0}
+    lines, [target] = report.memory_report(records, large)
+    text = " ".join(lines)
+    assert "4895 of 10000 task runs reached the server" in text and "node phase" not in text
+    assert target.value == pytest.approx(1.2) and target.passed
