@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,16 @@ def kedro_run(pipeline: str, runner) -> None:
         session.run(pipeline_names=[pipeline], runner=runner)
 
 
+def flow_record(label: str, n: int, run_flow: Callable[[], Any]) -> dict:
+    """One flow run's whole time and, from the server, its node phase; a run that did not complete stops the benchmark."""
+    started = time.perf_counter()
+    state = run_flow()
+    wall = time.perf_counter() - started
+    if not state.is_completed():
+        raise SystemExit(f"{label}: {state.message}")
+    return {"phase": server_node_phase(state.state_details.flow_run_id, n), "wall": wall}
+
+
 class Bench:
     """The variants, each a callable that runs once against an idle server and returns its record."""
 
@@ -197,32 +208,19 @@ class Bench:
         self.kedro_phase = {SequentialRunner: PhaseTimer(SequentialRunner), ThreadRunner: PhaseTimer(ThreadRunner)}
 
     def ours(self, pipeline: str, n: int, workers: int, **parameters: Any) -> dict:
-        started = time.perf_counter()
-        state = self.project_flow(pipeline_name=pipeline, max_workers=workers, return_state=True, **parameters)
-        wall = time.perf_counter() - started
-        if not state.is_completed():
-            raise SystemExit(f"{pipeline}: {state.message}")
-        return {
-            "phase": server_node_phase(state.state_details.flow_run_id, n),
-            "wall": wall,
-            "cpu": self.ours_phase.cpu,
-            "runner": self.ours_phase.seconds,
-        }
+        record = flow_record(
+            pipeline,
+            n,
+            lambda: self.project_flow(pipeline_name=pipeline, max_workers=workers, return_state=True, **parameters),
+        )
+        return record | {"cpu": self.ours_phase.cpu, "runner": self.ours_phase.seconds}
 
     def bare(self, n: int, shape: str, workers: int | None) -> dict:
-        started = time.perf_counter()
         if workers is None:
-            state = bare_called(n, shape, return_state=True)
+            record = flow_record("bare Prefect", n, lambda: bare_called(n, shape, return_state=True))
         else:
-            state = bare_submitted(n, shape, workers, return_state=True)
-        wall = time.perf_counter() - started
-        if not state.is_completed():
-            raise SystemExit(f"bare Prefect: {state.message}")
-        return {
-            "phase": server_node_phase(state.state_details.flow_run_id, n),
-            "wall": wall,
-            "cpu": BARE_CPU["seconds"],
-        }
+            record = flow_record("bare Prefect", n, lambda: bare_submitted(n, shape, workers, return_state=True))
+        return record | {"cpu": BARE_CPU["seconds"]}
 
     def kedro(self, pipeline: str, runner_class: type, **arguments: Any) -> dict:
         started = time.perf_counter()

@@ -171,26 +171,13 @@ def matrix_report(raw: list[dict], workers: int) -> tuple[list[str], list[Target
             floor = floor_of(records, shape, n, candidates)
             floors.append(f"{shape} {n} {mode}: {floor}")
             cell = {"shape": shape, "n": n}
-            targets.append(
-                ratio_target(
-                    f"node phase, {shape} {n}, {mode}: our flow / floor ({floor})",
-                    records,
-                    "phase",
-                    {**cell, "variant": ours},
-                    {**cell, "variant": floor},
-                    MATRIX_PHASE_LIMIT,
+            for name, metric, limit in (
+                (f"node phase, {shape} {n}, {mode}: our flow / floor ({floor})", "phase", MATRIX_PHASE_LIMIT),
+                (f"CPU per node, {shape} {n}, {mode}: our flow / {floor}", "cpu", MATRIX_CPU_LIMIT),
+            ):
+                targets.append(
+                    ratio_target(name, records, metric, {**cell, "variant": ours}, {**cell, "variant": floor}, limit)
                 )
-            )
-            targets.append(
-                ratio_target(
-                    f"CPU per node, {shape} {n}, {mode}: our flow / {floor}",
-                    records,
-                    "cpu",
-                    {**cell, "variant": ours},
-                    {**cell, "variant": floor},
-                    MATRIX_CPU_LIMIT,
-                )
-            )
         for shape in SHAPES:
             if {(shape, 200), (shape, 1000)} <= set(cells):
                 targets.append(

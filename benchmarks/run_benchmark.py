@@ -159,6 +159,7 @@ def start_server(home: Path, port: int) -> subprocess.Popen:
             "--no-ui",
         ],
         env=env,
+        stdin=subprocess.DEVNULL,  # typed into a terminal, `make bench` must not let Prefect ask anything
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -230,7 +231,9 @@ def peak_run(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
     it prints one, its JSON line."""
     started = time.perf_counter()
     with (WORK / "memory.log").open("a") as log:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True
+        )
         stdout = process.stdout.read() if process.stdout else ""
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)

@@ -337,9 +337,14 @@ def start_slow_run(stack) -> subprocess.Popen:
     Its waiting node creates `SLOW_NODE_STARTED` in the project when it starts (removed here first).
     """
     (stack.path / SLOW_NODE_STARTED).unlink(missing_ok=True)
-    stack.make("deploy", "DEPLOYMENT=slow", "PIPELINE=slow_report")
+    return follow_run(stack, "slow", "slow_report")
+
+
+def follow_run(stack, deployment: str, pipeline: str) -> subprocess.Popen:
+    """Deploy `pipeline` as `deployment` and follow a run of it with `make run`, in a session of its own."""
+    stack.make("deploy", f"DEPLOYMENT={deployment}", f"PIPELINE={pipeline}")
     return subprocess.Popen(
-        ["make", "run", "DEPLOYMENT=slow", f"PREFECT_PORT={stack.port}"],
+        ["make", "run", f"DEPLOYMENT={deployment}", f"PREFECT_PORT={stack.port}"],
         cwd=stack.path,
         env=stack.env,
         stdout=subprocess.PIPE,
@@ -393,16 +398,7 @@ def test_only_the_worker_killed_mid_run_leaves_its_run_to_complete(stack):
     started, go = stack.path / "data" / "wait_for_release.started", stack.path / "data" / "wait_for_release.go"
     started.unlink(missing_ok=True)
     go.unlink(missing_ok=True)
-    stack.make("deploy", "DEPLOYMENT=released", "PIPELINE=released")
-    follower = subprocess.Popen(
-        ["make", "run", "DEPLOYMENT=released", f"PREFECT_PORT={stack.port}"],
-        cwd=stack.path,
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    follower = follow_run(stack, "released", "released")
     try:
         wait_for(started.exists, timeout=180)
         worker = stack.pid("worker")
