@@ -487,12 +487,15 @@ class Terminal:
             what = ("asked a question", "", "ended", "timed out")[found]
             pytest.fail(f"{self.command} {what} before {text!r}:\n{self.screen[-3000:]}")
 
-    def finish(self, timeout: float = 300) -> tuple[int | None, str]:
-        """Wait for the command to end; its exit status (None when a signal ended it) and screen."""
+    def finish(self, timeout: float = 300) -> tuple[int, str]:
+        """Wait for the command to end; its status as a shell's ``$?`` shows it (128 + N when signal N
+        ended it, so a command a Ctrl-C ended reports 130 whether it exited or died of the signal) and screen."""
         self.child.expect(pexpect.EOF, timeout=timeout)
         self.child.close()
         screen = self.screen
         assert not QUESTION.search(screen), f"{self.command} asked:\n{screen[-3000:]}"
+        if self.child.exitstatus is None:
+            return 128 + self.child.signalstatus, screen
         return self.child.exitstatus, screen
 
     def ctrl_c(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tomllib
@@ -102,7 +103,16 @@ MATRIX = [
         "My.Repo_2",
         "custom_pkg2",
     ),
-    ({"project_name": "Pools", "work_pool_name": "gpu.pool-1", "work_queue_name": "high_priority"}, "pools", "pools"),
+    (
+        {
+            "project_name": "Pools",
+            "kedro_version": "1.7.2",
+            "work_pool_name": "gpu.pool-1",
+            "work_queue_name": "high_priority",
+        },
+        "pools",
+        "pools",
+    ),
 ]
 
 
@@ -140,7 +150,10 @@ def test_nothing_left_unrendered(baked):
 
 def test_answers_reach_pyproject_and_the_makefile_holds_none(baked):
     project, answers, repo_name, package = baked
-    prefect = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["kedro_prefect"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    default_version = json.loads((TEMPLATE / "cookiecutter.json").read_text())["kedro_version"]
+    assert pyproject["tool"]["kedro"]["kedro_init_version"] == answers.get("kedro_version", default_version)
+    prefect = pyproject["tool"]["kedro_prefect"]
     assert prefect == {
         "flow_name": repo_name,
         "work_pool": answers.get("work_pool_name", f"{repo_name}-pool"),

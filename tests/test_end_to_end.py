@@ -347,7 +347,7 @@ SUMMARY_ROWS_SCRIPT = (
     "counts = {}\n"
     "for run in runs:\n"
     "    counts[run.name] = counts.get(run.name, 0) + 1\n"
-    "print(json.dumps({'rows': json.loads(latest.data), 'task_runs': counts}))\n"
+    "print(json.dumps({'key': latest.key, 'rows': json.loads(latest.data), 'task_runs': counts}))\n"
 )
 
 
@@ -366,6 +366,7 @@ def test_make_retry_resumes_a_failed_run_from_the_failed_node(project):
     assert "Completed" in retried.stdout.splitlines()[-1]
     script = "from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId\n" + SUMMARY_ROWS_SCRIPT
     found = project.api(script, flow_run_id(failed.stdout))
+    assert found["key"] == "orbital-freight-ledger-flaky-nodes"  # <repo>-<deployment>-nodes, as the README says
     states = {row["node"]: row["state"] for row in found["rows"]}
     assert states == {
         "summarise": "Skipped (completed in attempt 1)",

@@ -599,7 +599,7 @@ def test_ctrl_c_on_make_run_cancels_the_run(stack, tmp_path):
         in screen
     )
     assert "Aborted!" not in screen
-    assert status != 0
+    assert status == 130  # what the README promises, as the shell's $? shows it
     assert run_states(stack, run_id)[-1] == "Cancelled"
 
 
@@ -623,6 +623,31 @@ def test_make_down_during_a_run_ends_it_says_so_and_marks_it_cancelled(stack):
     assert down.stdout.strip().splitlines()[-1] == "Stopped worker and server"
     assert f"Error: Flow run {run_id} ended Cancelled: Ended: `make down` stopped its worker" in stderr
     assert run_states(stack, run_id)[-1] == "Cancelled"
+
+
+def test_ctrl_c_on_deploy_before_it_registers_changes_nothing(stack, tmp_path):
+    marker = f"early-{time.time_ns()}"
+    early = stack.path / "conf" / "early"
+    early.mkdir(exist_ok=True)
+    (early / "prefect.yml").write_text(f"deployments:\n  - name: default\n    description: {marker}\n")
+    before = stack.deployment_ids()
+    deploy = Terminal(
+        ["make", "deploy", "ENV=early", f"PREFECT_PORT={stack.port}"], stack.path, stack.env, tmp_path / "deploy.log"
+    )
+    deploy.wait_for("-m kedro_prefect deploy", timeout=60)  # make's echo: the command is only starting
+    deploy.child.sendintr()
+    status, screen = deploy.finish(timeout=120)
+
+    assert status == 130
+    assert "Registered deployment" not in screen
+    assert "Traceback" not in screen
+    assert stack.deployment_ids() == before
+    description = stack.api(
+        "with get_client(sync_client=True) as c:\n"
+        "    print(json.dumps(c.read_deployment_by_name(sys.argv[1]).description))\n",
+        "night-shift-ledger/default",
+    )
+    assert description != marker
 
 
 def test_ctrl_c_during_deploy_applies_every_deployment_or_none(stack, tmp_path):

@@ -28,6 +28,18 @@ def test_env_overrides_one_nested_value_and_keeps_the_rest(kedro_project):
     assert merged.deployments == base.deployments
 
 
+def test_env_deployments_list_replaces_the_base_list_whole(kedro_project):
+    # The README: lists such as `deployments` are replaced whole, not merged entry by entry.
+    (kedro_project / "conf" / "staging").mkdir()
+    (kedro_project / "conf" / "staging" / "prefect.yml").write_text(
+        "deployments:\n  - name: staging-only\n    pipeline: __default__\n"
+    )
+    base = load_prefect_config(kedro_project, "base")
+    merged = load_prefect_config(kedro_project, "staging")
+    assert len(base.deployments) > 1
+    assert [deployment.name for deployment in merged.deployments] == ["staging-only"]
+
+
 def test_task_options_precedence_defaults_then_tags_then_node():
     execution = parse_prefect_config(
         {
@@ -100,9 +112,13 @@ def test_malformed_file_gives_one_line_naming_entry_and_field(raw, expected):
     assert expected in str(caught.value)
 
 
-def test_unknown_env_is_refused(kedro_project):
-    with pytest.raises(PrefectConfigError, match="Unknown Kedro environment 'nope': there is no folder conf/nope"):
+def test_unknown_env_is_refused_and_the_known_ones_listed(kedro_project):
+    (kedro_project / "conf" / "staging").mkdir()
+    with pytest.raises(PrefectConfigError) as caught:
         load_prefect_config(kedro_project, "nope")
+    assert str(caught.value) == (
+        "Unknown Kedro environment 'nope': there is no folder conf/nope. Known: base, local, staging."
+    )
 
 
 def test_project_without_prefect_yml_gets_one_default_deployment(kedro_project):

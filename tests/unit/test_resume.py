@@ -61,3 +61,23 @@ def test_nothing_is_skipped_on_a_first_attempt_or_when_everything_completed(tmp_
     for resume in (Resume(), Resume(attempt=2, completed={n.name: 1 for n in whole.nodes})):
         to_run, skipped = resume.split(whole, catalog(tmp_path))
         assert to_run is whole and skipped == {}
+
+
+def test_a_crashed_attempt_adds_nothing_so_its_nodes_rerun(tmp_path):
+    # Attempt 1 failed at c and published its summary; attempt 2 ran b and c, then its process died
+    # before publishing one (Crashed). Attempt 3 reads the newest summary, attempt 1's: b reruns.
+    attempt_1 = [
+        {"node": "a", "state": "Completed", "attempt": 1},
+        {"node": "side", "state": "Completed", "attempt": 1},
+        {"node": "b", "state": "Completed", "attempt": 1},
+        {"node": "c", "state": "Failed", "attempt": 1},
+        {"node": "report", "state": "NotRun", "attempt": 1},
+    ]
+    whole = Pipeline([*pipeline().nodes, Node(passthrough, "report", "final", name="report")])
+    store = catalog(tmp_path)
+    store["in_memory"] = CSVDataset(filepath=str(tmp_path / "in_memory.csv"))
+    resume = Resume.from_summary(3, attempt_1)
+    to_run, skipped = resume.split(whole, store)
+    assert resume.completed == {"a": 1, "side": 1, "b": 1}
+    assert sorted(node.name for node in to_run.nodes) == ["c", "report"]
+    assert skipped == {"a": 1, "b": 1, "side": 1}
