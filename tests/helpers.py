@@ -199,6 +199,16 @@ with get_client(sync_client=True) as client:
 """
 
 
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """Most intervals open at one instant."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    open_now = most = 0
+    for _, change in events:
+        open_now += change
+        most = max(most, open_now)
+    return most
+
+
 class Background:
     """A long-running command in its own process group, stopped by that group's PID only."""
 

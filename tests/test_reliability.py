@@ -36,6 +36,7 @@ from tests.helpers import (
     flow_run_id,
     free_port,
     listening_addresses,
+    max_overlap,
     process_gone,
 )
 
@@ -448,6 +449,8 @@ def test_twenty_runs_at_once_all_complete(stack):
     result = stack.api(RUNS_AT_ONCE_SCRIPT, "night-shift-ledger/default", str(LOAD_RUNS), "900", timeout=960)
     states = [run["state"] for run in result["runs"]]
     assert states == ["Completed"] * LOAD_RUNS, states
+    # The worker runs WORKER_LIMIT (4) at a time and queues the rest: never more node phases at once.
+    assert max_overlap([(run["nodes_from"], run["nodes_to"]) for run in result["runs"]]) <= 4
     per_minute = LOAD_RUNS / result["seconds"] * 60
     FIGURES[f"{LOAD_RUNS} runs triggered at once (WORKER_LIMIT=4, SQLite)"] = (
         f"{LOAD_RUNS}/{LOAD_RUNS} Completed in {result['seconds']:.0f} s ({per_minute:.1f} runs per minute)"
@@ -457,19 +460,35 @@ def test_twenty_runs_at_once_all_complete(stack):
 # --- security ------------------------------------------------------------------------------------
 
 
+def test_the_server_runs_with_analytics_off(stack):
+    settings = httpx.get(f"http://127.0.0.1:{stack.port}/api/admin/settings", timeout=10).json()
+    assert settings["server"]["analytics_enabled"] is False
+
+
 def test_server_listens_on_loopback_only_by_default(stack):
     assert listening_addresses(stack.port) == {"0100007F"}  # 127.0.0.1, nothing else
     FIGURES["server bind address by default"] = "127.0.0.1 only"
 
 
-def test_exposed_host_without_auth_warns(stack, tmp_path):
+@pytest.mark.parametrize("target", ["server", "up"])
+def test_exposed_host_without_auth_warns(stack, tmp_path, target):
     # 192.0.2.1 (TEST-NET) is nobody's address: the warning prints, then the bind fails; nothing opens.
     home = f"PREFECT_HOME={tmp_path / 'exposed-home'}"
-    result = stack.make(
-        "server", "PREFECT_HOST=192.0.2.1", f"PREFECT_PORT={free_port()}", home, check=False, timeout=120
-    )
+    result = stack.make(target, "PREFECT_HOST=192.0.2.1", f"PREFECT_PORT={free_port()}", home, check=False, timeout=120)
     assert "Warning: the Prefect server listens on 192.0.2.1 without authentication" in result.stderr
     assert result.returncode != 0
+
+
+def test_make_down_cleans_stale_pid_files(stack, tmp_path):
+    home = tmp_path / "stale-home"
+    home.mkdir()
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # its PID now names no process
+    for name in ("server", "worker"):
+        (home / f"{name}.pid").write_text(f"{ended.pid}\n")
+    down = stack.make("down", f"PREFECT_HOME={home}", f"PREFECT_PORT={free_port()}", timeout=120)
+    assert not list(home.glob("*.pid")), down.stdout
+    assert stack.pid("server") and not process_gone(stack.pid("server"))  # the other tests' stack is untouched
 
 
 def test_basic_auth_refuses_anonymous_calls_while_make_targets_work(stack, tmp_path):

@@ -27,6 +27,7 @@ from tests.helpers import (
     flow_run_id,
     free_port,
     listening_addresses_of,
+    max_overlap,
 )
 
 FLOW = "scale-out-ledger"
@@ -318,16 +319,6 @@ def test_dask_cluster_listens_on_loopback_only(scale):
 
 
 # --- many workers ------------------------------------------------------------------------------
-
-
-def max_overlap(intervals: list[tuple[float, float]]) -> int:
-    """Most intervals open at one instant."""
-    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
-    open_now = most = 0
-    for _, change in events:
-        open_now += change
-        most = max(most, open_now)
-    return most
 
 
 def test_two_workers_share_ten_runs_within_the_pool_limit(scale):
