@@ -622,6 +622,32 @@ def test_ctrl_c_on_make_run_cancels_the_run(stack, tmp_path):
     assert run_states(stack, run_id)[-1] == "Cancelled"
 
 
+def test_ctrl_c_on_make_agent_mid_run_ends_the_run_cancelled(stack, tmp_path):
+    worker = stack.pid("worker")  # the stack's background worker steps aside for one in a terminal
+    os.killpg(worker, signal.SIGTERM)
+    wait_for(lambda: process_gone(worker), timeout=60, interval=0.2)
+    agent = Terminal(
+        ["make", "agent", "WORKER_NAME=foreground", f"PREFECT_PORT={stack.port}"],
+        stack.path,
+        stack.env,
+        tmp_path / "agent.log",
+    )
+    follower = None
+    try:
+        agent.wait_for("started!", timeout=120)
+        follower = start_slow_run(stack)
+        wait_for((stack.path / SLOW_NODE_STARTED).exists, timeout=180)
+        agent.ctrl_c()  # asserts that everything the target started is gone within the limit
+        stdout, stderr = follower.communicate(timeout=120)
+    finally:
+        if follower is not None and follower.poll() is None:
+            os.killpg(follower.pid, signal.SIGKILL)
+        stack.make("up")  # the other tests' stack
+    run_id = flow_run_id(stdout)
+    assert run_states(stack, run_id)[-1] == "Cancelled", stderr
+    assert follower.returncode != 0
+
+
 def test_make_down_during_a_run_ends_it_says_so_and_marks_it_cancelled(stack):
     follower = start_slow_run(stack)
     try:
