@@ -136,6 +136,8 @@ def read_deployment(project: Project, name: str):
         "print(json.dumps({'parameters': d.parameters, 'tags': d.tags, 'version': d.version,\n"
         "    'work_queue_name': d.work_queue_name, 'work_pool_name': d.work_pool_name,\n"
         "    'crons': [s.schedule.cron for s in d.schedules if hasattr(s.schedule, 'cron')],\n"
+        "    'intervals': [s.schedule.interval.total_seconds() for s in d.schedules if hasattr(s.schedule, 'interval')],\n"
+        "    'timezones': [s.schedule.timezone for s in d.schedules],\n"
         "    'concurrency_limit': d.global_concurrency_limit.limit if d.global_concurrency_limit else None,\n"
         "    'job_env': (d.job_variables or {}).get('env', {})}))\n"
     )
@@ -148,8 +150,50 @@ def test_deployments_come_from_prefect_yml(project):
     assert daily["parameters"] == {"pipeline_name": "reporting", "env": None}
     assert daily["crons"] == ["0 6 * * *"]
     assert daily["tags"] == ["reporting"]
+    assert daily["timezones"] == ["UTC"]
     assert daily["concurrency_limit"] == 1
     assert (daily["work_pool_name"], daily["work_queue_name"]) == ("freight-pool", "nightly")
+
+
+def test_every_deployment_field_of_prefect_yml_reaches_the_server(project):
+    project.api(
+        "from prefect.client.schemas.actions import WorkPoolCreate\n"
+        "from prefect.exceptions import ObjectAlreadyExists\n"
+        "from prefect.workers.process import ProcessWorker\n"
+        "with get_client(sync_client=True) as client:\n"
+        "    try:\n"
+        "        template = ProcessWorker.get_default_base_job_template()\n"
+        "        client.create_work_pool(WorkPoolCreate(name=sys.argv[1], type='process', base_job_template=template))\n"
+        "    except ObjectAlreadyExists:\n"
+        "        pass\n"
+        "print(json.dumps(True))\n",
+        "second-pool",
+    )
+    env = project.path / "conf" / "e2e_fields"
+    env.mkdir(exist_ok=True)
+    (env / "prefect.yml").write_text(
+        "deployments:\n"
+        "  - name: every-field\n"
+        "    pipeline: reporting\n"
+        "    parameters: {max_workers: 2, runtime_params: {top_n: 5}}\n"
+        "    work_pool: second-pool\n"
+        "    work_queue: evenings\n"
+        "    tags: [reporting, e2e]\n"
+        '    version: "2.5"\n'
+        "    schedule: {interval: 3600, timezone: Europe/Paris}\n"
+    )
+    project.make("deploy", "ENV=e2e_fields")
+    found = read_deployment(project, "every-field")
+    assert found["parameters"] == {
+        "pipeline_name": "reporting",
+        "env": "e2e_fields",
+        "max_workers": 2,
+        "runtime_params": {"top_n": 5},
+    }
+    assert (found["work_pool_name"], found["work_queue_name"]) == ("second-pool", "evenings")
+    assert found["tags"] == ["reporting", "e2e"]
+    assert found["version"] == "2.5"
+    assert (found["intervals"], found["crons"], found["timezones"]) == ([3600.0], [], ["Europe/Paris"])
 
 
 def test_flow_runs_of_a_project_that_said_no_to_telemetry_run_with_tracking_off(project):
