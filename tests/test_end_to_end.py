@@ -6,6 +6,7 @@ server and a process worker started by `make up` on a free port, a deployment, a
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
@@ -324,6 +325,29 @@ def test_kedro_prefect_commands_and_the_deploy_script(project):
     script = run(["python", "register_prefect_flow.py", "--help"], cwd=project.path, env=project.env).stdout
     for option in ("--pipeline", "--env", "--deployment_name", "--work_pool_name", "--work_queue_name", "--version"):
         assert option in script, script
+
+
+def registered(output: str) -> list[str]:
+    return re.findall(r"^Registered deployment '([^']+)'", output, re.M)
+
+
+def test_deploy_script_registers_what_its_options_say(project):
+    def script(*options: str) -> list[str]:
+        command = ["python", "register_prefect_flow.py", *options]
+        return registered(run(command, cwd=project.path, env=project.env, timeout=300).stdout)
+
+    assert script("--deployment-name", "daily-reports") == ["orbital-freight-ledger/daily-reports"]
+    documented = (
+        "--pipeline data_processing --env local --deployment-name script-nightly "
+        "--work-pool-name freight-pool --work-queue-name nightly --version 1.0"
+    )
+    assert script(*documented.split()) == ["orbital-freight-ledger/script-nightly"]
+    found = read_deployment(project, "script-nightly")
+    assert found["parameters"] == {"pipeline_name": "data_processing", "env": "local"}
+    assert (found["work_pool_name"], found["work_queue_name"], found["version"]) == ("freight-pool", "nightly", "1.0")
+    # The old script's spellings still work.
+    old = "--pipeline data_processing --deployment_name script-old --work_queue_name nightly"
+    assert script(*old.split()) == ["orbital-freight-ledger/script-old"]
 
 
 def test_down_stops_what_up_started_then_deploy_fails_with_one_clear_line(project):
