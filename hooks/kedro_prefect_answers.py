@@ -198,6 +198,11 @@ def check_answers(answers: Mapping[str, Any]) -> str:
             # `kedro new` (Kedro 1.7) replaces any cookiecutter error with its own generic one
             # and then prints "NoneType: None": say what is wrong here, once.
             print(error, file=sys.stderr)
+        elif "cruft" in sys.modules:
+            # cruft lets cookiecutter's errors through to its command line, which prints each as a
+            # traceback: the line alone, and status 1.
+            print(error, file=sys.stderr)
+            raise SystemExit(1) from None
         raise
     return ""
 

@@ -7,6 +7,7 @@ repository with two tags (v1.0.0, then v1.1.0 with a template change) for the up
 from __future__ import annotations
 
 import filecmp
+import json
 import re
 import string
 import subprocess
@@ -305,6 +306,103 @@ def test_cruft_create_then_update_brings_template_change(tmp_path, template_repo
 
     assert_update_kept_both(project)
     assert '"checkout": "v1.1.0"' in (project / ".cruft.json").read_text()
+
+
+def cruft(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """cruft's own command line, no terminal."""
+    return run([str(DEV_BIN / "cruft"), *args], cwd=cwd, env=project_env(), timeout=180, check=check)
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), BAD_ANSWERS, ids=[f"{f}={v!r}"[:40] for f, v, _ in BAD_ANSWERS])
+def test_cruft_refuses_bad_answers_with_one_line_and_writes_nothing(tmp_path, template_repo, field, value, rule):
+    with pytest.raises(InvalidAnswer) as expected:
+        check_answers({**GOOD, field: value})
+    out = tmp_path / "out"
+    out.mkdir()
+    context = json.dumps({**GOOD, field: value})
+    result = cruft(
+        "create",
+        "--no-input",
+        "--output-dir",
+        str(out),
+        "--extra-context",
+        context,
+        str(template_repo),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (result.stdout + result.stderr).strip() == str(expected.value)
+    assert list(out.iterdir()) == []
+
+
+def test_a_cookiecutter_project_adopts_cruft_with_cruft_link_then_updates(tmp_path, template_repo):
+    project = bake(tmp_path, project_name="Linked Depot")  # made at what v1.0.0 holds
+    user_project(project)
+    cruft(
+        "link",
+        "--no-input",
+        "--checkout",
+        "v1.0.0",
+        "--extra-context",
+        '{"project_name": "Linked Depot"}',
+        str(template_repo),
+        cwd=project,
+    )
+    git("add", ".cruft.json", cwd=project)
+    git("commit", "--quiet", "-m", "Linked to the template", cwd=project)
+
+    cruft("update", "--skip-apply-ask", "--checkout", "v1.1.0", cwd=project)
+
+    assert_update_kept_both(project)
+
+
+def edit_the_line_the_template_changes(project: Path) -> None:
+    makefile = project / "Makefile"
+    makefile.write_text(makefile.read_text().replace(TEMPLATE_OLD_LINE, "WORKER_POLL_SECONDS ?= 5\n"))
+    git("commit", "--quiet", "-am", "Workers poll every 5 s", cwd=project)
+
+
+def test_copier_update_without_a_ref_goes_to_the_latest_tag_and_marks_conflicts(tmp_path, template_repo):
+    project = tmp_path / "conflicted"
+    copier_copy(template_repo, project, {"project_name": "Conflicted"}, "--vcs-ref=v1.0.0")
+    user_project(project)
+    edit_the_line_the_template_changes(project)
+
+    copier("update", "--trust", "--defaults", "--quiet", cwd=project)
+
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v1.1.0"
+    makefile = (project / "Makefile").read_text()
+    assert re.search(
+        r"^<<<<<<< .*\nWORKER_POLL_SECONDS \?= 5\n=======\nWORKER_POLL_SECONDS \?= 2\n>>>>>>> ", makefile, re.M
+    )
+
+
+def test_cruft_update_without_a_checkout_goes_to_the_latest_commit_and_marks_conflicts(tmp_path, template_repo):
+    cruft(
+        "create",
+        "--no-input",
+        "--checkout",
+        "v1.0.0",
+        "--output-dir",
+        str(tmp_path),
+        "--extra-context",
+        '{"project_name": "Crossed Lines"}',
+        str(template_repo),
+        cwd=tmp_path,
+    )
+    project = tmp_path / "crossed-lines"
+    user_project(project)
+    edit_the_line_the_template_changes(project)
+
+    cruft("update", "--skip-apply-ask", cwd=project, check=False)
+
+    latest = git("rev-parse", "HEAD", cwd=template_repo).strip()
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == latest
+    makefile = (project / "Makefile").read_text()
+    assert re.search(
+        r"^<<<<<<< .*\nWORKER_POLL_SECONDS \?= 5\n=======\nWORKER_POLL_SECONDS \?= 2\n>>>>>>> ", makefile, re.M
+    )
 
 
 # --- kedro new --starter -----------------------------------------------------------------------
