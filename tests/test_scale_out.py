@@ -8,6 +8,7 @@ targets. Everything binds to 127.0.0.1 on free ports; every process is stopped b
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 
@@ -341,6 +342,37 @@ def test_two_workers_share_ten_runs_within_the_pool_limit(scale):
     # Each run's nodes, from the first start to the last end: never more than the limit at once.
     most = max_overlap([(run["nodes_from"], run["nodes_to"]) for run in runs])
     assert 1 < most <= POOL_LIMIT, most
+
+
+# Holds every slot of the pool's global limit while one run of the deployment starts, until that
+# run has been Running for a few seconds, then lets go and follows the run to its end (bounded).
+HOLD_SLOTS_SCRIPT = """
+import time
+from prefect.concurrency.sync import concurrency
+deployment, limit, slots, hold = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+with get_client(sync_client=True) as client:
+    found = client.read_deployment_by_name(deployment)
+    with concurrency(limit, occupy=slots, strict=True):
+        run = client.create_flow_run_from_deployment(found.id)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not (client.read_flow_run(run.id).state or Pending()).is_running():
+            time.sleep(0.5)
+        time.sleep(hold)  # the run is waiting for a slot meanwhile: this is what is measured
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not client.read_flow_run(run.id).state.is_final():
+        time.sleep(1)
+    print(json.dumps({"id": str(run.id), "state": client.read_flow_run(run.id).state.name}))
+"""
+
+
+def test_a_run_past_the_workers_check_waits_for_a_pool_slot_and_its_log_says_so(scale):
+    # Workers see no run of the pool running, so they hand this one out; its slots are all taken.
+    script = "from prefect.states import Pending\n" + HOLD_SLOTS_SCRIPT
+    held = scale.api(script, f"{FLOW}/default", "work-pool:shared-pool", str(POOL_LIMIT), "4", timeout=600)
+    assert held["state"] == "Completed"
+    waited = [line for line in scale.flow_run_logs(held["id"]) if "for a free slot of work pool" in line]
+    assert len(waited) == 1, scale.flow_run_logs(held["id"])
+    assert re.fullmatch(r"Waited \d+ s for a free slot of work pool 'shared-pool' \(POOL_LIMIT\)", waited[0])
 
 
 def test_server_restart_keeps_the_history_in_postgresql(scale):
