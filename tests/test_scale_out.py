@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,7 @@ from tests.helpers import (
     free_port,
     listening_addresses_of,
     max_overlap,
+    process_gone,
 )
 
 FLOW = "scale-out-ledger"
@@ -110,11 +112,55 @@ class Scale(Project):
             (self.path / output).unlink(missing_ok=True)
 
 
+RECORDING_HOOKS = """
+import os
+from pathlib import Path
+
+from kedro.framework.hooks import hook_impl
+
+CALLS = Path({calls!r})
+
+
+class RecordingHooks:
+    \"\"\"Writes which process fired each node and dataset hook: one file per process (test_scale_out).\"\"\"
+
+    def _record(self, line):
+        CALLS.mkdir(exist_ok=True)
+        with (CALLS / f"{{os.getpid()}}.log").open("a") as calls:
+            calls.write(line + "\\n")
+
+    @hook_impl
+    def after_node_run(self, node):
+        self._record(f"node {{node.name}}")
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name):
+        self._record(f"saved {{dataset_name}}")
+"""
+
+
+def add_recording_hooks(project: Path) -> None:
+    package = project / "src" / "scale_out_ledger"
+    (package / "recording_hooks.py").write_text(RECORDING_HOOKS.format(calls=str(project / "data" / "hook_calls")))
+    with (package / "settings.py").open("a") as settings:
+        settings.write("\nfrom scale_out_ledger.recording_hooks import RecordingHooks\n\nHOOKS = (RecordingHooks(),)\n")
+
+
+def hook_calls(project: Path) -> dict[str, set[int]]:
+    """Each recorded hook call (``node <name>`` or ``saved <dataset>``) and the processes that fired it."""
+    calls: dict[str, set[int]] = {}
+    for log in (project / "data" / "hook_calls").glob("*.log"):
+        for line in log.read_text().splitlines():
+            calls.setdefault(line, set()).add(int(log.stem))
+    return calls
+
+
 @pytest.fixture(scope="module")
 def scale(tmp_path_factory):
     root = tmp_path_factory.mktemp("scale")
     path = bake(root, project_name="Scale Out Ledger", work_pool_name="shared-pool")
     add_pipeline(path, "scale_out_ledger", "pause", PAUSE_PIPELINE)
+    add_recording_hooks(path)
     project = Scale.installed(path, root / "venv", extras="dev,dask")
     project.postgres = Postgres()
     dask_port = free_port()
@@ -179,6 +225,7 @@ def test_dask_run_spreads_nodes_over_the_cluster_with_the_threaded_outputs(scale
     ) in deploy.stdout
 
     scale.clear_outputs()
+    shutil.rmtree(scale.path / "data" / "hook_calls", ignore_errors=True)
     run = scale.make("run", "DEPLOYMENT=on-dask", timeout=300)
     assert "Completed" in run.stdout.splitlines()[-1]
     assert scale.outputs() == threaded
@@ -191,6 +238,11 @@ def test_dask_run_spreads_nodes_over_the_cluster_with_the_threaded_outputs(scale
         pid = int(row["process"].rsplit(":", 1)[1])
         # `make dask-worker` -> dask (nanny) -> worker process: the node ran under one of them.
         assert dask_worker_pids & set(ancestors(pid)), (node, row["process"])
+        # The project's hooks fired for the node in the process that ran it: a Dask worker's.
+        assert hook_calls(scale.path)[f"node {node}"] == {pid}, node
+    saved = {call.removeprefix("saved ") for call in hook_calls(scale.path) if call.startswith("saved ")}
+    outputs = {output for row in rows.values() for output in row["outputs"].split(", ") if output}
+    assert outputs and outputs <= saved, (outputs, saved)
     # Kedro's and the project's log records from the Dask workers reach the run (Prefect sends
     # them in the background, so they may trail the run's end by a few seconds).
     deadline = time.monotonic() + 60
@@ -260,6 +312,15 @@ def test_persist_policy_on_a_local_cluster_runs_one_task_per_node(scale):
     dask_worker_pids = {worker.pid for worker in scale.dask_workers}
     for process in processes:  # a cluster of the run's own, not the external one
         assert not dask_worker_pids & set(ancestors(int(process.rsplit(":", 1)[1])))
+    # Its n_workers (2) processes ran the nodes, not the flow-run process, and ended with the run.
+    node_pids = {int(process.rsplit(":", 1)[1]) for process in processes}
+    flow_run_pid = scale.api(
+        "with get_client(sync_client=True) as c:\n"
+        "    print(json.dumps(int(c.read_flow_run(sys.argv[1]).infrastructure_pid.rsplit(':', 1)[-1])))\n",
+        flow_run,
+    )
+    assert 1 <= len(node_pids) <= 2 and flow_run_pid not in node_pids, (node_pids, flow_run_pid)
+    assert all(process_gone(pid) for pid in node_pids)
     logs = scale.flow_run_logs(flow_run)
     assert any("cleaned_customers, cleaned_orders are pickled under" in line and flow_run in line for line in logs)
     assert not (scale.path / "data" / ".dask-shared" / flow_run).exists()  # removed once the run completed
