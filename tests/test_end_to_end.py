@@ -312,9 +312,29 @@ def test_generated_project_tests_are_the_node_tests_and_one_deploy_test(project)
     fast = project.make("test", timeout=300)
     summary = fast.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "1 deselected" in summary and "failed" not in summary, summary
+    server = int((project.path / ".prefect" / "server.pid").read_text())
+    deployments = project.api(
+        "with get_client(sync_client=True) as c:\n    print(json.dumps(len(c.read_deployments())))\n"
+    )
     deploy = project.make("test-deploy", timeout=900)  # its own server and worker on free ports
     summary = deploy.stdout.strip().splitlines()[-1]
     assert "1 passed" in summary and "failed" not in summary, summary
+    # The server the user has running is untouched: same process, same deployments.
+    assert int((project.path / ".prefect" / "server.pid").read_text()) == server and not process_gone(server)
+    assert (
+        project.api("with get_client(sync_client=True) as c:\n    print(json.dumps(len(c.read_deployments())))\n")
+        == deployments
+    )
+
+
+def test_make_kedro_run_is_plain_kedro_run_and_make_worker_is_make_agent(project):
+    order_table = project.path / "data" / "03_primary" / "order_table.csv"
+    order_table.unlink(missing_ok=True)
+    result = project.make("kedro-run", "PIPELINE=data_processing", timeout=300)
+    assert order_table.is_file()  # written by this run
+    assert result.stdout.split("\n", 1)[0].endswith("/kedro run --pipelines data_processing ")  # plain `kedro run`
+    dry = {target: project.make("-n", target).stdout for target in ("agent", "worker")}
+    assert dry["worker"] == dry["agent"] and "kedro_prefect agent" in dry["agent"]
 
 
 def test_kedro_prefect_commands_and_the_deploy_script(project):
@@ -373,6 +393,8 @@ def test_make_demo_reaches_completed_run(tmp_path):
         result = run(["make", "demo", *args], cwd=TEMPLATE, env=env, timeout=900)
         assert "Completed" in result.stdout
         assert f"http://127.0.0.1:{port}/deployments" in result.stdout
+        demo = tmp_path / "kedro-prefect-project"
+        assert f"Outputs:      {demo}/data/03_primary and {demo}/data/08_reporting" in result.stdout
         assert (tmp_path / "kedro-prefect-project" / "data" / "08_reporting" / "top_customers.csv").is_file()
     finally:
         down = run(["make", "demo-down", *args], cwd=TEMPLATE, env=env, timeout=120, check=False)
