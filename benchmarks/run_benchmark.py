@@ -339,7 +339,7 @@ def bench_project(with_dagster: bool) -> Path:
     return project
 
 
-def results_markdown(results: dict, sections: list[str]) -> tuple[str, list[report.Target]]:
+def results_markdown(results: dict, sections: list[str], rounds: int = ROUNDS) -> tuple[str, list[report.Target]]:
     """The tables of the sections measured, then every target with its median verdict and per-round marks."""
     lines: list[str] = []
     targets: list[report.Target] = []
@@ -359,7 +359,7 @@ def results_markdown(results: dict, sections: list[str]) -> tuple[str, list[repo
             targets += section_targets
     passed = sum(target.passed for target in targets)
     summary = [
-        f"**{passed} of {len(targets)} targets pass on their median** ({ROUNDS} rounds; `make run`: {MAKE_RUNS} runs).",
+        f"**{passed} of {len(targets)} targets pass on their median** ({rounds} rounds; `make run`: {MAKE_RUNS} runs).",
         "",
         *report.targets_table(targets),
         "",
@@ -414,21 +414,35 @@ def main() -> int:
         finally:
             stop_process_group(server)
             uninstall(package_of(project))
-    body, targets = results_markdown(results, sections)
-    minutes = (time.monotonic() - started) / 60
+    return report_results(results, sections, minutes=(time.monotonic() - started) / 60)
+
+
+def report_results(
+    results: dict,
+    sections: list[str],
+    minutes: float,
+    rounds: int = ROUNDS,
+    log_level: str = os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+) -> int:
+    """Write the results (and, after a full run at INFO, the README's figures); 1 if a target failed.
+
+    A partial run (fewer sections or rounds) writes ``results-<sections>[-<N>rounds].md``, which git
+    ignores, and leaves the README alone.
+    """
+    body, targets = results_markdown(results, sections, rounds)
     header = (
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores in {minutes:.0f} min, one local Prefect "
         f"server (SQLite, normal priority); sections: {', '.join(sections)}; logging at "
-        f"{os.environ.get('BENCH_LOG_LEVEL', 'INFO')} for every variant, shipped to the server as in a deployment "
+        f"{log_level} for every variant, shipped to the server as in a deployment "
         "(`make run`: as a user's project runs).\n\n"
     ) + idle_sentence(results)
-    full = sections == list(SECTIONS) and ROUNDS >= FULL_ROUNDS
+    full = sections == list(SECTIONS) and rounds >= FULL_ROUNDS
     stem = (
-        "results" if full else "-".join(["results", *sections, *([f"{ROUNDS}rounds"] if ROUNDS < FULL_ROUNDS else [])])
+        "results" if full else "-".join(["results", *sections, *([f"{rounds}rounds"] if rounds < FULL_ROUNDS else [])])
     )
     (HERE / f"{stem}.md").write_text("# Benchmark results\n\n" + header + body + "\n")
     (HERE / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
-    if full and os.environ.get("BENCH_LOG_LEVEL", "INFO") == "INFO":
+    if full and log_level == "INFO":
         write_readme(header + body)
     print(body)
     print(f"\nWrote {HERE / f'{stem}.md'}")

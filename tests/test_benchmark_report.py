@@ -118,3 +118,30 @@ def test_the_large_run_says_how_many_task_runs_reached_the_server():
     text = " ".join(lines)
     assert "4895 of 10000 task runs reached the server" in text and "node phase" not in text
     assert target.value == pytest.approx(1.2) and target.passed
+
+
+def test_make_bench_exits_1_on_a_failed_target_and_only_a_full_run_at_info_writes_the_readme(tmp_path, monkeypatch):
+    import run_benchmark
+
+    readme = tmp_path / "README.md"
+    markers = f"{run_benchmark.README_BEGIN}\nold figures\n{run_benchmark.README_END}\n"
+    readme.write_text(markers)
+    monkeypatch.setattr(run_benchmark, "README", readme)
+    monkeypatch.setattr(run_benchmark, "HERE", tmp_path)
+    fast = {"make_run": [dict.fromkeys(report.MAKE_RUN_PARTS, 1.0) | {"wall": 3.0}] * 10}
+    slow = {"make_run": [dict.fromkeys(report.MAKE_RUN_PARTS, 1.0) | {"wall": 9.0}] * 10}
+
+    # Partial runs (a section of the whole, or fewer rounds): their own file, the README untouched.
+    assert run_benchmark.report_results(fast, ["make_run"], minutes=1, rounds=5, log_level="INFO") == 0
+    assert run_benchmark.report_results(slow, ["make_run"], minutes=1, rounds=2, log_level="INFO") == 1
+    assert {path.name for path in tmp_path.glob("results-*.md")} == {
+        "results-make_run.md",
+        "results-make_run-2rounds.md",
+    }
+    assert readme.read_text() == markers
+
+    monkeypatch.setattr(run_benchmark, "SECTIONS", ("make_run",))  # every section measured: a full run
+    assert run_benchmark.report_results(slow, ["make_run"], minutes=1, rounds=5, log_level="WARNING") == 1
+    assert readme.read_text() == markers  # the README's figures are at INFO, as deployments log
+    assert run_benchmark.report_results(fast, ["make_run"], minutes=1, rounds=5, log_level="INFO") == 0
+    assert "old figures" not in readme.read_text() and "targets pass on their median** (5 rounds" in readme.read_text()
