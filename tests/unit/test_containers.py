@@ -3,10 +3,13 @@ pool: pure functions, no engine, no server."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import click
 import pytest
 from kedro_prefect.operations.containers import IMAGE_PROJECT, PROCESS_RUN_COMMAND, job_variables
-from kedro_prefect.operations.image import check_image_name
+from kedro_prefect.operations.image import check_image_name, default_tag, lock_dependencies
 from kedro_prefect.operations.pools import check_job_variables
 from kedro_prefect.project import KedroProject
 from prefect.client.schemas.objects import WorkPool
@@ -110,3 +113,24 @@ def test_job_variables_the_pool_knows_pass(process_pool):
 def test_job_variables_the_pool_does_not_know_or_of_the_wrong_type_are_one_line(process_pool, variables, message):
     with pytest.raises(ValueError, match=message):
         check_job_variables(process_pool, variables)
+
+
+def test_the_default_image_tag_is_the_git_commit_else_the_version(project):
+    assert default_tag(project) == "0.1"  # no git repository, and the package is not installed
+    git = ["git", "-c", "user.name=Tests", "-c", "user.email=tests@example.invalid"]
+    subprocess.run([*git, "init", "--quiet"], cwd=project.path, check=True)
+    subprocess.run([*git, "commit", "--quiet", "--allow-empty", "-m", "first"], cwd=project.path, check=True)
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], cwd=project.path, capture_output=True, text=True)
+    assert default_tag(project) == commit.stdout.strip()
+
+
+def test_the_lock_is_compiled_when_missing_or_older_than_pyproject_and_kept_otherwise(project):
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "ledger"\nversion = "0.1"\ndependencies = []\n')
+    lock = lock_dependencies(project)  # missing: compiled (real uv; no dependency, so no index needed)
+    assert lock.name == "requirements.lock" and "uv pip compile" in lock.read_text()
+    lock.write_text("# kept\n")
+    os.utime(pyproject, (lock.stat().st_mtime - 10,) * 2)
+    assert lock_dependencies(project).read_text() == "# kept\n"  # newer than pyproject.toml: untouched
+    os.utime(pyproject, (lock.stat().st_mtime + 10,) * 2)
+    assert "uv pip compile" in lock_dependencies(project).read_text()  # older: compiled again
