@@ -85,6 +85,21 @@ def test_matrix_targets_compare_our_flow_with_the_floor_in_every_cell_and_mode(f
     assert any(line.startswith("| our flow sequential |") for line in lines)
 
 
+def test_the_gap_without_kedros_lines_is_reported_beside_and_is_no_target():
+    rows = matrix_rows(1.5)
+    quiet = report.WITHOUT_KEDRO_LINES
+    rows += [
+        {**row, "variant": row["variant"] + quiet, "phase": row["phase"] / 1.5 * 1.1}
+        for row in rows
+        if row["variant"].startswith("our flow")
+    ]
+    lines, targets = report.matrix_report(rows, workers=8)
+    assert not any(quiet in t.name for t in targets) and len(targets) == 20
+    assert "| sequential | 1.50 → 1.10 | 1.50 → 1.10 | 1.50 → 1.10 | 1.50 → 1.10 |" in lines
+    without_quiet_runs = report.matrix_report(matrix_rows(1.5), workers=8)[0]
+    assert not any(line.startswith("Where the gap goes") for line in without_quiet_runs)
+
+
 def test_make_run_targets_mark_each_run():
     rows = [dict.fromkeys(report.MAKE_RUN_PARTS, 1.0) | {"wall": wall} for wall in (4.0, 6.0, 4.5)]
     lines, (wall, server) = report.make_run_report(rows)
