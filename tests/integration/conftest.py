@@ -102,11 +102,26 @@ def bootstrapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
+@pytest.fixture(scope="session")
+def baked_data(bootstrapped: Path) -> dict[Path, bytes]:
+    """Every file of the project's data folder as baked (the example's raw inputs)."""
+    return {path: path.read_bytes() for path in (bootstrapped / "data").rglob("*") if path.is_file()}
+
+
 @pytest.fixture
-def in_project(bootstrapped: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run from the project folder, as `kedro run` and deployments do."""
+def in_project(bootstrapped: Path, baked_data: dict[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Run from the project folder, as `kedro run` and deployments do; each test finds its data
+    folder as baked, whatever the tests before it wrote (the session's server is shared: each test
+    reads only its own flow runs)."""
     monkeypatch.chdir(bootstrapped)
-    return bootstrapped
+    yield bootstrapped
+    for path in (bootstrapped / "data").rglob("*"):
+        if path.is_file() and path not in baked_data:
+            path.unlink()
+    for path, content in baked_data.items():
+        if not path.is_file() or path.read_bytes() != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
 
 
 @pytest.fixture
