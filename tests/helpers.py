@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -51,7 +52,9 @@ _CLEAN_TEMPLATE: list[Path] = []
 def clean_template() -> Path:
     """One copy of the template per test session, made from what git tracks, to bake from."""
     if not _CLEAN_TEMPLATE:
-        _CLEAN_TEMPLATE.append(copy_template(Path(tempfile.mkdtemp(prefix="kps-template-")) / "kedro-prefect-starter"))
+        folder = Path(tempfile.mkdtemp(prefix="kps-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # nothing left in /tmp after the session
+        _CLEAN_TEMPLATE.append(copy_template(folder / "kedro-prefect-starter"))
     return _CLEAN_TEMPLATE[0]
 
 
