@@ -194,24 +194,29 @@ def matrix_report(raw: list[dict], workers: int) -> tuple[list[str], list[Target
                     )
                 )
     lines += ["Floors (the cheaper bare Prefect variant by median node phase): " + "; ".join(floors) + ".", ""]
-    lines += without_kedro_lines(records, cells, workers, floors)
+    lines += without_kedro_lines(records, cells, workers)
     return lines, targets
 
 
-def without_kedro_lines(records: Records, cells: list[tuple[str, int]], workers: int, floors: list[str]) -> list[str]:
+def without_kedro_lines(records: Records, cells: list[tuple[str, int]], workers: int) -> list[str]:
     """Where the gap to the floor goes: our node phase / the floor's, with and without Kedro's own log lines."""
+
+    def over_floor(variant: str, floor: str, cell: dict) -> float:
+        return (
+            records.spread("phase", **cell, variant=variant).median
+            / records.spread("phase", **cell, variant=floor).median
+        )
+
     rows = []
     for mode, (ours, *candidates) in modes(workers).items():
         quiet = ours + WITHOUT_KEDRO_LINES
+        if not all(records.where(shape=shape, n=n, variant=quiet) for shape, n in cells):
+            return []
         ratios = []
         for shape, n in cells:
             cell = {"shape": shape, "n": n}
-            if not records.where(**cell, variant=quiet):
-                return []
-            floor = {**cell, "variant": floor_of(records, shape, n, candidates)}
-            with_lines = ratio_target("", records, "phase", {**cell, "variant": ours}, floor, MATRIX_PHASE_LIMIT)
-            without = ratio_target("", records, "phase", {**cell, "variant": quiet}, floor, MATRIX_PHASE_LIMIT)
-            ratios.append(f"{with_lines.value:.2f} → {without.value:.2f}")
+            floor = floor_of(records, shape, n, candidates)
+            ratios.append(f"{over_floor(ours, floor, cell):.2f} → {over_floor(quiet, floor, cell):.2f}")
         rows.append(f"| {mode} | " + " | ".join(ratios) + " |")
     return [
         "Where the gap goes: our node phase / the floor's at INFO, then with Kedro's own three INFO lines per node "

@@ -157,17 +157,9 @@ def test_deployments_come_from_prefect_yml(project):
 
 
 def test_every_deployment_field_of_prefect_yml_reaches_the_server(project):
-    project.api(
-        "from prefect.client.schemas.actions import WorkPoolCreate\n"
-        "from prefect.exceptions import ObjectAlreadyExists\n"
-        "from prefect.workers.process import ProcessWorker\n"
-        "with get_client(sync_client=True) as client:\n"
-        "    try:\n"
-        "        template = ProcessWorker.get_default_base_job_template()\n"
-        "        client.create_work_pool(WorkPoolCreate(name=sys.argv[1], type='process', base_job_template=template))\n"
-        "    except ObjectAlreadyExists:\n"
-        "        pass\n"
-        "print(json.dumps(True))\n",
+    project.api(  # the layer's own helper, as `make agent` creates a pool
+        "from kedro_prefect.operations.pools import ensure_work_pool\n"
+        "ensure_work_pool(sys.argv[1], 'evenings')\nprint(json.dumps(True))\n",
         "second-pool",
     )
     env = project.path / "conf" / "e2e_fields"
@@ -313,18 +305,14 @@ def test_generated_project_tests_are_the_node_tests_and_one_deploy_test(project)
     summary = fast.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "1 deselected" in summary and "failed" not in summary, summary
     server = int((project.path / ".prefect" / "server.pid").read_text())
-    deployments = project.api(
-        "with get_client(sync_client=True) as c:\n    print(json.dumps(len(c.read_deployments())))\n"
-    )
+    count_deployments = "with get_client(sync_client=True) as c:\n    print(json.dumps(len(c.read_deployments())))\n"
+    deployments = project.api(count_deployments)
     deploy = project.make("test-deploy", timeout=900)  # its own server and worker on free ports
     summary = deploy.stdout.strip().splitlines()[-1]
     assert "1 passed" in summary and "failed" not in summary, summary
     # The server the user has running is untouched: same process, same deployments.
     assert int((project.path / ".prefect" / "server.pid").read_text()) == server and not process_gone(server)
-    assert (
-        project.api("with get_client(sync_client=True) as c:\n    print(json.dumps(len(c.read_deployments())))\n")
-        == deployments
-    )
+    assert project.api(count_deployments) == deployments
 
 
 def test_make_kedro_run_is_plain_kedro_run_and_make_worker_is_make_agent(project):

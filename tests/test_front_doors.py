@@ -286,14 +286,16 @@ def test_copier_update_brings_template_change_and_keeps_user_edits(tmp_path, tem
 # --- cruft ------------------------------------------------------------------------------------
 
 
+def cruft(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """cruft's own command line, no terminal."""
+    return run([str(DEV_BIN / "cruft"), *args], cwd=cwd, env=project_env(), timeout=180, check=check)
+
+
 def test_cruft_create_then_update_brings_template_change(tmp_path, template_repo):
-    cruft = str(DEV_BIN / "cruft")
-    env = project_env()
-    created = run(
-        [cruft, "create", "--no-input", "--checkout", "v1.0.0", "--output-dir", str(tmp_path)]
-        + ["--extra-context", '{"project_name": "Dock Scheduler"}', str(template_repo)],
+    created = cruft(
+        *["create", "--no-input", "--checkout", "v1.0.0", "--output-dir", str(tmp_path)],
+        *["--extra-context", '{"project_name": "Dock Scheduler"}', str(template_repo)],
         cwd=tmp_path,
-        env=env,
     )
     project = tmp_path / "dock-scheduler"
     assert created.stdout == next_steps("dock-scheduler") + "\n"  # cookiecutter's post-generation hook
@@ -302,15 +304,10 @@ def test_cruft_create_then_update_brings_template_change(tmp_path, template_repo
     assert differences(baked, project, ignore={".cruft.json"}) == []
     user_project(project)
 
-    run([cruft, "update", "--skip-apply-ask", "--checkout", "v1.1.0"], cwd=project, env=env)
+    cruft("update", "--skip-apply-ask", "--checkout", "v1.1.0", cwd=project)
 
     assert_update_kept_both(project)
     assert '"checkout": "v1.1.0"' in (project / ".cruft.json").read_text()
-
-
-def cruft(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """cruft's own command line, no terminal."""
-    return run([str(DEV_BIN / "cruft"), *args], cwd=cwd, env=project_env(), timeout=180, check=check)
 
 
 @pytest.mark.parametrize(("field", "value", "rule"), BAD_ANSWERS, ids=[f"{f}={v!r}"[:40] for f, v, _ in BAD_ANSWERS])
@@ -363,6 +360,12 @@ def edit_the_line_the_template_changes(project: Path) -> None:
     git("commit", "--quiet", "-am", "Workers poll every 5 s", cwd=project)
 
 
+def assert_conflict_marked(project: Path) -> None:
+    """The user's line and the template's, between conflict markers, for the user to resolve."""
+    conflict = r"^<<<<<<< .*\nWORKER_POLL_SECONDS \?= 5\n=======\nWORKER_POLL_SECONDS \?= 2\n>>>>>>> "
+    assert re.search(conflict, (project / "Makefile").read_text(), re.M)
+
+
 def test_copier_update_without_a_ref_goes_to_the_latest_tag_and_marks_conflicts(tmp_path, template_repo):
     project = tmp_path / "conflicted"
     copier_copy(template_repo, project, {"project_name": "Conflicted"}, "--vcs-ref=v1.0.0")
@@ -372,10 +375,7 @@ def test_copier_update_without_a_ref_goes_to_the_latest_tag_and_marks_conflicts(
     copier("update", "--trust", "--defaults", "--quiet", cwd=project)
 
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v1.1.0"
-    makefile = (project / "Makefile").read_text()
-    assert re.search(
-        r"^<<<<<<< .*\nWORKER_POLL_SECONDS \?= 5\n=======\nWORKER_POLL_SECONDS \?= 2\n>>>>>>> ", makefile, re.M
-    )
+    assert_conflict_marked(project)
 
 
 def test_cruft_update_without_a_checkout_goes_to_the_latest_commit_and_marks_conflicts(tmp_path, template_repo):
@@ -399,10 +399,7 @@ def test_cruft_update_without_a_checkout_goes_to_the_latest_commit_and_marks_con
 
     latest = git("rev-parse", "HEAD", cwd=template_repo).strip()
     assert json.loads((project / ".cruft.json").read_text())["commit"] == latest
-    makefile = (project / "Makefile").read_text()
-    assert re.search(
-        r"^<<<<<<< .*\nWORKER_POLL_SECONDS \?= 5\n=======\nWORKER_POLL_SECONDS \?= 2\n>>>>>>> ", makefile, re.M
-    )
+    assert_conflict_marked(project)
 
 
 # --- kedro new --starter -----------------------------------------------------------------------

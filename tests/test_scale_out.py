@@ -410,6 +410,7 @@ def test_two_workers_share_ten_runs_within_the_pool_limit(scale):
 HOLD_SLOTS_SCRIPT = """
 import time
 from prefect.concurrency.sync import concurrency
+from prefect.states import Pending
 deployment, limit, slots, hold = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 with get_client(sync_client=True) as client:
     found = client.read_deployment_by_name(deployment)
@@ -428,8 +429,7 @@ with get_client(sync_client=True) as client:
 
 def test_a_run_past_the_workers_check_waits_for_a_pool_slot_and_its_log_says_so(scale):
     # Workers see no run of the pool running, so they hand this one out; its slots are all taken.
-    script = "from prefect.states import Pending\n" + HOLD_SLOTS_SCRIPT
-    held = scale.api(script, f"{FLOW}/default", "work-pool:shared-pool", str(POOL_LIMIT), "4", timeout=600)
+    held = scale.api(HOLD_SLOTS_SCRIPT, f"{FLOW}/default", "work-pool:shared-pool", str(POOL_LIMIT), "4", timeout=600)
     assert held["state"] == "Completed"
     waited = [line for line in scale.flow_run_logs(held["id"]) if "for a free slot of work pool" in line]
     assert len(waited) == 1, scale.flow_run_logs(held["id"])
