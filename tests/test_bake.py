@@ -56,6 +56,7 @@ src/kedro_prefect/execution/selection.py
 src/kedro_prefect/execution/summary.py
 src/kedro_prefect/execution/tag_limits.py
 src/kedro_prefect/execution/threads.py
+src/kedro_prefect/execution/units.py
 src/kedro_prefect/operations/__init__.py
 src/kedro_prefect/operations/address.py
 src/kedro_prefect/operations/containers.py

@@ -10,7 +10,7 @@ from kedro.pipeline import Node, Pipeline
 from kedro_datasets.pandas import CSVDataset
 from kedro_prefect.execution.grouping import initial_units
 from kedro_prefect.execution.memory_datasets import memory_datasets, plan_units
-from kedro_prefect.execution.runner import Unit, unit_name
+from kedro_prefect.execution.units import Unit, unit_name
 
 
 def passthrough(*values):

@@ -15,8 +15,8 @@ import time
 
 import pytest
 from kedro.pipeline import Node, Pipeline
-from kedro_prefect.execution.runner import NodeRun, Unit
-from kedro_prefect.execution.scheduler import Scheduler, UnitOutcome
+from kedro_prefect.execution.scheduler import Scheduler
+from kedro_prefect.execution.units import NodeRun, Unit, UnitOutcome
 
 
 def noop(*inputs):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .grouping import initial_units
 from .memory_datasets import plan_units
-from .runner import ProjectHooks, TaskCaller, Unit, outcome_of
+from .units import HookManagerRecipe, TaskCaller, Unit, outcome_of
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -121,8 +121,8 @@ class DaskExecution:
             }
         )
 
-    def hooks(self, hook_manager: PluginManager | None) -> ProjectHooks:
-        return ProjectHooks(self.package_name, project_hook_manager)
+    def hooks(self, hook_manager: PluginManager | None) -> HookManagerRecipe:
+        return HookManagerRecipe(self.package_name, project_hook_manager)
 
     def after_run(self, completed: bool) -> None:
         """Delete a completed run's intermediate pickles; a failed run keeps them for inspection."""

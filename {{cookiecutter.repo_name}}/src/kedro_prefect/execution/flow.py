@@ -25,10 +25,11 @@ from ..project import configure_kedro, current_project
 from .heartbeat import heartbeats, without_prefect_heartbeat
 from .logs import kedro_logs_to_prefect
 from .resume import Resume
-from .runner import ExecutionStrategy, PrefectTaskRunner
+from .runner import PrefectTaskRunner
 from .selection import all_nodes_and_tags, selected_pipeline
 from .summary import last_summary, publish_summary, summary_key
 from .threads import ThreadsExecution
+from .units import ExecutionStrategy
 
 if TYPE_CHECKING:
     from pathlib import Path

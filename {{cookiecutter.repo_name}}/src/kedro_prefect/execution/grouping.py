@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .runner import Unit
+from .units import Unit
 
 if TYPE_CHECKING:
     from kedro.pipeline import Pipeline

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .grouping import merge_units
-from .runner import Unit, unit_name
+from .units import Unit, unit_name
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol

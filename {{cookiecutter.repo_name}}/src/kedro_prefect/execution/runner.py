@@ -5,7 +5,7 @@ manager, so everything ``kedro run`` does still holds (hooks, runtime params, da
 versioning); the runner only decides *where* each node runs: in a Prefect task, started as soon as
 its parents have finished, with the parents named in ``wait_for`` so the Prefect UI draws the
 pipeline's DAG. Where tasks execute (threads in the flow's process, Dask workers) is an
-``ExecutionStrategy``; this module holds the types every strategy shares.
+``ExecutionStrategy``; ``units`` holds the types every strategy shares.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from functools import cache
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from kedro.runner import AbstractRunner
 from kedro.runner import Task as KedroNodeTask
@@ -30,14 +28,24 @@ from kedro.runner.runner import _find_nodes_to_resume_from
 from prefect import tags as prefect_tags
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from .absent_imports import remember_absent_data_libraries
 from .locations import dataset_locations
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
-from .scheduler import Scheduler, UnitOutcome
+from .scheduler import Scheduler
 from .tag_limits import limited_tags
+from .units import (
+    ExecutionStrategy,
+    HookManagerRecipe,
+    NodeOutcome,
+    NodeRun,
+    RunRecorder,
+    TaskOptions,
+    Unit,
+    UnitOutcome,
+    unit_name,
+)
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -50,110 +58,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class Unit(tuple):
-    """Nodes that run together, in order, as one Prefect task (most often a single node).
-
-    A tuple, so that it hashes and compares by its nodes, with the task run's name beside them:
-    a namespace for a namespace group, else the nodes' names joined with " + ".
-    """
-
-    name: str
-
-    def __new__(cls, nodes: Iterable[Node], name: str | None = None) -> Unit:
-        unit = super().__new__(cls, nodes)
-        unit.name = name or " + ".join(node.name for node in unit)
-        return unit
-
-
-TaskOptions = dict[str, Any]
-"""Keyword arguments for ``prefect.Task.with_options`` (retries, timeout_seconds, ...)."""
-
-
-def unit_name(unit: tuple[Node, ...]) -> str:
-    """The task run's name: a ``Unit``'s own, else its nodes' joined with " + "."""
-    return getattr(unit, "name", None) or " + ".join(node.name for node in unit)
-
-
 class NodeFailedError(RuntimeError):
     """One or more nodes failed; the message names them and how to resume."""
-
-
-class NodeRun(BaseModel):
-    """How long a node's last attempt took, and which process ran it (``host:pid``)."""
-
-    seconds: float
-    process: str
-
-
-class NodeOutcome(BaseModel):
-    """One row of the run summary."""
-
-    node: str
-    state: str
-    seconds: float | None
-    process: str | None = None
-    task: str | None = None
-    """The Prefect task run the node ran in, when that task ran more than this node."""
-    attempt: int
-    """The flow run's attempt that this row describes (for a skipped node: the one it completed in)."""
-    inputs: list[str]
-    outputs: list[str]
-    saved_to: list[str] = []
-    """Where the node's persisted outputs live (file paths, URLs); in-memory ones have none."""
-
-
-class RunRecorder:
-    """Where tasks in the flow's own process record their nodes' runs.
-
-    Returning them as task results would cost every node a trip through Prefect's result handling;
-    only tasks in other processes return them. A plain object rather than a dict: Prefect walks
-    collections passed to a task looking for futures.
-    """
-
-    def __init__(self) -> None:
-        self.runs: dict[str, NodeRun] = {}
-
-
-@dataclass(frozen=True)
-class ProjectHooks:
-    """Stands in for the session's hook manager in tasks that run in another process.
-
-    A plugin manager does not travel between processes; the project's package name does, and the
-    strategy that sends tasks away rebuilds the hooks there from it.
-    """
-
-    package_name: str
-    build: Callable[[str], PluginManager]
-
-    def manager(self) -> PluginManager:
-        return self.build(self.package_name)
-
-
-TaskCaller = Callable[[Any, dict[str, Any], list[Any]], UnitOutcome]
-"""Runs one Prefect task with these parameters after these upstream states or futures, to its end."""
-
-
-class ExecutionStrategy(Protocol):
-    """Where a run's tasks execute: one implementation per Prefect task runner."""
-
-    in_process: bool
-    """True when tasks run in the flow's process and can write to a shared ``RunRecorder``."""
-
-    def units(self, pipeline: Pipeline, catalog: CatalogProtocol, run_id: str | None, group_by: GroupBy) -> list[Unit]:
-        """How the pipeline is cut into tasks, before any node runs (may re-register datasets)."""
-        ...
-
-    def task_caller(self, max_workers: int) -> AbstractContextManager[TaskCaller]:
-        """How this run's tasks are run, open for the run's duration (a Dask client, say)."""
-        ...
-
-    def hooks(self, hook_manager: PluginManager | None) -> PluginManager | ProjectHooks | None:
-        """What the tasks fire node and dataset hooks with."""
-        ...
-
-    def after_run(self, completed: bool) -> None:
-        """Clean up once every unit has finished."""
-        ...
 
 
 # The data lives in the Kedro catalog, not in Prefect: nothing is hashed for caching and nothing
@@ -164,7 +70,7 @@ def run_kedro_nodes(
     name: str,
     nodes: list[Node],
     catalog: CatalogProtocol,
-    hooks: PluginManager | ProjectHooks | None,
+    hooks: PluginManager | HookManagerRecipe | None,
     run_id: str | None,
     is_async: bool,
     recorder: RunRecorder | None,
@@ -174,7 +80,7 @@ def run_kedro_nodes(
     Each node's duration and process go to ``recorder`` in the flow's process, else back as the
     result. A failure also carries them, up to the failing node, as ``error.kedro_node_runs``.
     """
-    if isinstance(hooks, ProjectHooks):  # in another process: its hooks and log forwarding are set up here
+    if isinstance(hooks, HookManagerRecipe):  # in another process: its hooks and log forwarding are set up here
         remember_absent_data_libraries()
         with kedro_logs_to_prefect(hooks.package_name):
             _log_members(name, nodes)
@@ -350,18 +256,6 @@ class PrefectTaskRunner(AbstractRunner):
         )
 
 
-def outcome_of(state: Any, upstream: Any, results_carry_runs: bool) -> UnitOutcome:
-    """A finished task's final state as the scheduler needs it.
-
-    Tasks in the flow's process recorded their runs already; reading a result they do not carry
-    would cost every node a trip through Prefect's result handling.
-    """
-    if state.is_completed():
-        return UnitOutcome(state.name, None, (state.result() or {}) if results_carry_runs else {}, upstream)
-    error = _exception_of(state)
-    return UnitOutcome(state.name, error, getattr(error, "kedro_node_runs", {}))
-
-
 class _TasksByOptions:
     """One Prefect task per distinct set of options (retries, timeout...), not one per node.
 
@@ -420,13 +314,6 @@ class _DatasetReleaser:
     def _release_if_unused(self, dataset: str) -> None:
         if self._load_counts[dataset] < 1 and dataset not in self._keep:
             self._catalog.release(dataset)
-
-
-def _exception_of(state: Any) -> BaseException:
-    error = state.result(raise_on_failure=False)
-    if isinstance(error, BaseException):
-        return error
-    return RuntimeError(state.message or f"task ended {state.name}")
 
 
 def _failure_message(

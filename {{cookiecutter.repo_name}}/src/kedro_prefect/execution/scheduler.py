@@ -13,22 +13,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+from .units import UnitOutcome
 
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
 
-    from .runner import NodeRun, Unit
-
-
-class UnitOutcome(NamedTuple):
-    """How a finished unit ended: its final state's name, the error if it failed, its nodes' runs,
-    and what its children name as their upstream (a Prefect state or future: the UI's edges)."""
-
-    state: str
-    error: BaseException | None
-    runs: dict[str, NodeRun]
-    upstream: Any = None
+    from .units import NodeRun, Unit
 
 
 RunUnit = Callable[["Unit", list[Any]], UnitOutcome]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.artifacts import create_table_artifact
 
 if TYPE_CHECKING:
-    from .runner import NodeOutcome
+    from .units import NodeOutcome
 
 
 def summary_key(flow_name: str) -> str:

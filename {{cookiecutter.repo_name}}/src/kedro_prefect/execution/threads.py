@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .grouping import initial_units
-from .runner import TaskCaller, Unit, outcome_of
+from .units import TaskCaller, Unit, outcome_of
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pluggy import PluginManager
 
     from ..options import GroupBy
-    from .scheduler import UnitOutcome
+    from .units import UnitOutcome
 
 
 class ThreadsExecution:
