@@ -46,6 +46,7 @@ src/kedro_prefect/execution/flow.py
 src/kedro_prefect/execution/grouping.py
 src/kedro_prefect/execution/heartbeat.py
 src/kedro_prefect/execution/heartbeat_process.py
+src/kedro_prefect/execution/kedro_internals.py
 src/kedro_prefect/execution/locations.py
 src/kedro_prefect/execution/logs.py
 src/kedro_prefect/execution/memory_datasets.py

@@ -45,16 +45,13 @@ def project_hook_manager(package_name: str) -> PluginManager:
 
 @functools.cache
 def _project_hook_manager(package_name: str) -> PluginManager:
-    from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks, _register_hooks_entry_points
     from kedro.framework.project import settings
 
     from ..project import configure_kedro
+    from .kedro_internals import session_hook_manager
 
     configure_kedro(package_name)
-    manager = _create_hook_manager()
-    _register_hooks(manager, settings.HOOKS)
-    _register_hooks_entry_points(manager, settings.DISABLE_HOOKS_FOR_PLUGINS)
-    return manager
+    return session_hook_manager(settings.HOOKS, settings.DISABLE_HOOKS_FOR_PLUGINS)
 
 
 class DaskExecution:

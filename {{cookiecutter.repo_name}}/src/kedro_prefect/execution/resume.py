@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kedro.runner.runner import _find_nodes_to_resume_from
+from .kedro_internals import nodes_to_resume_from
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -55,6 +55,6 @@ class Resume:
         if not done or len(done) == len(pipeline.nodes):
             return pipeline, {}
         unfinished = set(pipeline.nodes) - done
-        to_run = pipeline.from_nodes(*_find_nodes_to_resume_from(pipeline, unfinished, catalog))
+        to_run = pipeline.from_nodes(*nodes_to_resume_from(pipeline, unfinished, catalog))
         running = set(to_run.nodes)
         return to_run, {node.name: self.completed[node.name] for node in pipeline.nodes if node not in running}

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.runner import AbstractRunner
 from kedro.runner import Task as KedroNodeTask
-from kedro.runner.runner import _find_nodes_to_resume_from
 from prefect import tags as prefect_tags
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from .absent_imports import remember_absent_data_libraries
+from .kedro_internals import nodes_to_resume_from
 from .locations import dataset_locations
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
@@ -328,7 +328,7 @@ def _failure_message(
     )
     unfinished = set(pipeline.nodes) - set(completed)
     # Kedro's own resume logic: walk back from the unfinished nodes to ones whose inputs persist.
-    resume_from = sorted(_find_nodes_to_resume_from(pipeline, unfinished, catalog))
+    resume_from = sorted(nodes_to_resume_from(pipeline, unfinished, catalog))
     return (
         f"{failed}. {len(unfinished)} of {len(pipeline.nodes)} nodes did not complete. "
         f"Fix the cause, then resume with from_nodes={resume_from} "
