@@ -3,6 +3,7 @@ same bytes in every generated project (checked against bakes in tests/test_bake.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -83,3 +84,12 @@ def test_shared_types_scheduling_and_grouping_import_without_prefect():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_execution_never_imports_operations():
+    """What runs inside a flow run does not reach up into what operates Prefect around it."""
+    for path in (PACKAGE / "execution").glob("*.py"):
+        for statement in ast.walk(ast.parse(path.read_text())):
+            if isinstance(statement, ast.ImportFrom):
+                module = "." * statement.level + (statement.module or "")
+                assert "operations" not in module, f"{path.name} imports {module}"

@@ -19,11 +19,11 @@ from prefect import Flow, flow
 
 from ..config import DaskConfig, ExecutionConfig, check_override_names, load_prefect_config
 from ..environment import silence_library_noise
-from ..operations.pools import pool_slot
 from ..options import RunOptions
 from ..project import configure_kedro, current_project
 from .heartbeat import heartbeats, without_prefect_heartbeat
 from .logs import kedro_logs_to_prefect
+from .pool_slots import pool_slot
 from .resume import Resume
 from .runner import PrefectTaskRunner
 from .selection import all_nodes_and_tags, selected_pipeline

@@ -6,15 +6,12 @@ Prefect's own pool limit is checked when a worker asks for work: two workers ask
 moment can both take the last free slot (measured here: 4 runs at once under a limit of 3 with
 two workers). So the limit is set twice: on the pool, which keeps workers from taking much more
 than it allows, and as a global concurrency limit of the same name and size, whose slots the
-server hands out atomically. Each flow run holds one of those slots while its nodes run; a run
-that got past the workers' check waits for a slot, and its log says so.
+server hands out atomically. Each flow run holds one of those slots while its nodes run
+(``execution.pool_slots``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -27,6 +24,8 @@ from prefect.client.schemas.actions import (
 )
 from prefect.client.schemas.objects import WorkPool
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from ..execution.pool_slots import limit_name
 
 
 def default_job_template(pool_type: str) -> dict[str, Any]:
@@ -102,10 +101,6 @@ def check_job_variables(pool: WorkPool, variables: dict[str, Any]) -> None:
         ) from None
 
 
-def limit_name(pool: str) -> str:
-    return f"work-pool:{pool}"
-
-
 def set_pool_limit(pool: str, limit: int) -> None:
     """Set the pool's limit and the global concurrency limit that makes it hold exactly."""
     with get_client(sync_client=True) as client:
@@ -115,36 +110,3 @@ def set_pool_limit(pool: str, limit: int) -> None:
             client.update_global_concurrency_limit(limit_name(pool), GlobalConcurrencyLimitUpdate(limit=limit))
         except ObjectNotFound:
             client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=limit_name(pool), limit=limit))
-
-
-@contextmanager
-def pool_slot() -> Iterator[None]:
-    """Hold one slot of this run's work pool limit, if the pool has one (``make agent POOL_LIMIT=N``).
-
-    Runs outside a deployment, or on a pool without a limit, go straight on.
-    """
-    from prefect.concurrency.sync import concurrency
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    pool = context.flow_run.work_pool_name if context and context.flow_run else None
-    if not pool or not _has_limit(pool):
-        yield
-        return
-    started = time.monotonic()
-    with concurrency(limit_name(pool), occupy=1, strict=True):
-        waited = time.monotonic() - started
-        if waited > 1:
-            from prefect import get_run_logger
-
-            get_run_logger().info("Waited %.0f s for a free slot of work pool '%s' (POOL_LIMIT)", waited, pool)
-        yield
-
-
-def _has_limit(pool: str) -> bool:
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(limit_name(pool))
-        except ObjectNotFound:
-            return False
-    return True
