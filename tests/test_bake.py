@@ -50,6 +50,7 @@ src/kedro_prefect/execution/kedro_internals.py
 src/kedro_prefect/execution/locations.py
 src/kedro_prefect/execution/logs.py
 src/kedro_prefect/execution/memory_datasets.py
+src/kedro_prefect/execution/pool_slots.py
 src/kedro_prefect/execution/resume.py
 src/kedro_prefect/execution/runner.py
 src/kedro_prefect/execution/scheduler.py
