@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from kedro.pipeline import Node
-from kedro_prefect.config import PrefectConfigError, load_prefect_config, parse_prefect_config
+from kedro_prefect.config import ExecutionConfig, PrefectConfigError, load_prefect_config, parse_prefect_config
+from kedro_prefect.options import RunOptions
 
 
 def identity(x):
@@ -231,3 +232,15 @@ def test_override_names_of_existing_nodes_and_tags_pass():
         {"execution": {"node_overrides": {"report": {"retries": 1}}, "tag_overrides": {"slow": {"retries": 2}}}}
     ).execution
     check_override_names(execution, {"clean_data", "report"}, {"slow"}, "prefect.yml")
+
+
+def test_run_options_that_are_set_win_over_the_execution_settings_and_the_rest_stay():
+    execution = ExecutionConfig.model_validate(
+        {"max_workers": 3, "group_by": "namespace", "dask": {"address": "tcp://file:8786", "n_workers": 4}}
+    )
+    assert execution.for_run(RunOptions()) == execution
+    assert execution.dask_if_used is None
+    run = execution.for_run(RunOptions(max_workers=7, task_runner="dask", dask_address="tcp://run:8786"))
+    assert (run.max_workers, run.group_by, run.task_runner) == (7, "namespace", "dask")
+    assert run.dask_if_used == execution.dask.model_copy(update={"address": "tcp://run:8786"})
+    assert execution.max_workers == 3 and execution.dask.address == "tcp://file:8786"  # the file's own is untouched

@@ -82,6 +82,25 @@ class ExecutionConfig(_Strict):
     tag_overrides: dict[str, TaskSettings] = {}
     node_overrides: dict[str, TaskSettings] = {}
 
+    def for_run(self, options: RunOptions) -> ExecutionConfig:
+        """This run's execution: each run option that is set wins over its prefect.yml setting.
+
+        The one place that rule is written; the flow and ``make deploy``'s checks both go through it.
+        """
+        update: dict[str, Any] = {
+            name: value
+            for name in ("max_workers", "task_runner", "group_by")
+            if (value := getattr(options, name)) is not None
+        }
+        if options.dask_address:
+            update["dask"] = self.dask.model_copy(update={"address": options.dask_address})
+        return self.model_copy(update=update)
+
+    @property
+    def dask_if_used(self) -> DaskConfig | None:
+        """The Dask settings when this execution runs on Dask, else None."""
+        return self.dask if self.task_runner == "dask" else None
+
     def task_options(self, node: Node) -> dict[str, Any]:
         """Defaults, then the node's tags in alphabetical order, then the node's own entry."""
         options = self.task_defaults.as_options()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.session import KedroSession
 from prefect import Flow, flow
 
-from ..config import DaskConfig, ExecutionConfig, check_override_names, load_prefect_config
+from ..config import ExecutionConfig, check_override_names, load_prefect_config
 from ..environment import silence_library_noise
 from ..options import RunOptions
 from ..project import configure_kedro, current_project
@@ -38,25 +38,14 @@ ENTRYPOINT = f"{__name__}.project_flow"
 """What deployments run: this module's ``project_flow`` (a module path, so any clone location works)."""
 
 
-def dask_config(execution: ExecutionConfig, options: RunOptions) -> DaskConfig | None:
-    """The Dask settings when this run uses Dask (by parameter, else by prefect.yml), else None."""
-    if (options.task_runner or execution.task_runner) != "dask":
-        return None
-    if options.dask_address:
-        return execution.dask.model_copy(update={"address": options.dask_address})
-    return execution.dask
-
-
-def execution_strategy(
-    execution: ExecutionConfig, options: RunOptions, project_path: Path, package: str
-) -> ExecutionStrategy:
-    config = dask_config(execution, options)
-    if config is None:
+def execution_strategy(execution: ExecutionConfig, project_path: Path, package: str) -> ExecutionStrategy:
+    """Threads in the flow's process, or Dask when this run's execution says so."""
+    if execution.dask_if_used is None:
         return ThreadsExecution()
     from .dask import DaskExecution, dask_task_runner_class
 
     dask_task_runner_class()  # prefect-dask missing: say so before the session starts
-    return DaskExecution(config=config, project_path=project_path, package_name=package)
+    return DaskExecution(config=execution.dask, project_path=project_path, package_name=package)
 
 
 def this_attempt(flow_name: str, resume: bool) -> Resume:
@@ -77,14 +66,14 @@ def run_pipeline(options: RunOptions) -> None:
     project = current_project()
     configure_kedro(project.package_name)
     selected_pipeline(options)
-    execution = load_prefect_config(project.path, options.env).execution
+    execution = load_prefect_config(project.path, options.env).execution.for_run(options)
     if execution.node_overrides or execution.tag_overrides:
         check_override_names(execution, *all_nodes_and_tags(), source=f"prefect.yml (env '{options.env or 'local'}')")
     runner = PrefectTaskRunner(
-        execution_strategy(execution, options, project.path, project.package_name),
-        max_workers=options.max_workers or execution.max_workers,
+        execution_strategy(execution, project.path, project.package_name),
+        max_workers=execution.max_workers,
         task_options=execution.task_options,
-        group_by=options.group_by or execution.group_by,
+        group_by=execution.group_by,
         resume=this_attempt(project.flow_name, options.resume),
     )
     try:

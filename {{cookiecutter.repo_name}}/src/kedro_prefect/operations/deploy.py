@@ -117,13 +117,13 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
     """
     from kedro.framework.session import KedroSession
 
-    from ..execution.flow import dask_config
     from ..execution.grouping import initial_units
     from ..execution.memory_datasets import MemoryDatasetsError, describe_policy
     from ..execution.selection import selected_pipeline
 
     options = entry.run_options()
-    config = dask_config(execution, options)
+    execution = execution.for_run(options)
+    config = execution.dask_if_used
     if config is None:
         return
     pipeline = selected_pipeline(options)
@@ -138,7 +138,7 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
     finally:
         kedro_logger.setLevel(level)
     try:
-        units = initial_units(pipeline, options.group_by or execution.group_by)
+        units = initial_units(pipeline, execution.group_by)
         plan = describe_policy(pipeline, catalog, config.memory_datasets, units)
     except MemoryDatasetsError as error:
         raise PrefectConfigError(f"Deployment '{entry.name}': {error}") from None
