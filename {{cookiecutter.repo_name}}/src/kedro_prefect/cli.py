@@ -7,7 +7,9 @@ is what the Makefile calls, and ``register_prefect_flow.py`` is ``deploy``.
 
 from __future__ import annotations
 
+import functools
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -44,58 +46,67 @@ port_option = optional(
 )
 
 
-def worker_options(command):
-    """The options of every command that starts a worker (`agent`, `up`)."""
-    for option in reversed(
-        [
-            optional("pool", "--pool", help="Work pool [pyproject's tool.kedro_prefect.work_pool, else <flow>-pool]."),
-            optional("queue", "--queue", help="Work queue in the pool [tool.kedro_prefect.work_queue, else default]."),
-            optional("name", "--name", help="Worker name [<pool>-<hostname>]."),
-            click.option(
-                "--limit",
-                default=4,
-                show_default=True,
-                type=click.IntRange(min=1),
-                help="Flow runs this worker runs at once.",
-            ),
-            click.option(
-                "--crash-after",
-                default=60,
-                show_default=True,
-                type=click.IntRange(min=30),
-                help="A flow run whose process sent no heartbeat for this many seconds is marked Crashed.",
-            ),
-            optional(
-                "pool_limit",
-                "--pool-limit",
-                type=click.IntRange(min=1),
-                help="Flow runs the whole pool runs at once, over all workers [unchanged].",
-            ),
-            click.option(
-                "--pool-type", default="process", show_default=True, help="Work pool type, used when creating the pool."
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
+_WORKER_OPTIONS = [
+    optional("pool", "--pool", help="Work pool [pyproject's tool.kedro_prefect.work_pool, else <flow>-pool]."),
+    optional("queue", "--queue", help="Work queue in the pool [tool.kedro_prefect.work_queue, else default]."),
+    optional("name", "--name", help="Worker name [<pool>-<hostname>]."),
+    click.option(
+        "--limit", default=4, show_default=True, type=click.IntRange(min=1), help="Flow runs this worker runs at once."
+    ),
+    click.option(
+        "--crash-after",
+        default=60,
+        show_default=True,
+        type=click.IntRange(min=30),
+        help="A flow run whose process sent no heartbeat for this many seconds is marked Crashed.",
+    ),
+    optional(
+        "pool_limit",
+        "--pool-limit",
+        type=click.IntRange(min=1),
+        help="Flow runs the whole pool runs at once, over all workers [unchanged].",
+    ),
+    click.option(
+        "--pool-type", default="process", show_default=True, help="Work pool type, used when creating the pool."
+    ),
+]
 
 
-def _worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> WorkerSpec:
-    """The worker the options describe, with the project's defaults for what they leave out."""
-    from .operations.processes import WorkerSpec
+def worker_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of every command that starts a worker (`agent`, `up`), handed to it as one
+    ``worker`` argument: the ``WorkerSpec`` they describe, with the project's defaults filled in."""
 
-    project = project_or_exit()
-    pool = pool or project.work_pool
-    return WorkerSpec(
-        project_path=project.path,
-        pool=pool,
-        queue=queue or project.work_queue,
-        name=name or f"{pool}-{socket.gethostname()}",
-        limit=limit,
-        crash_after=crash_after,
-        pool_limit=pool_limit,
-        pool_type=pool_type,
-    )
+    @functools.wraps(command)
+    def with_worker(pool, queue, name, limit, crash_after, pool_limit, pool_type, **others) -> None:
+        from .operations.processes import WorkerSpec
+
+        project = project_or_exit()
+        pool = pool or project.work_pool
+        worker = WorkerSpec(
+            project_path=project.path,
+            pool=pool,
+            queue=queue or project.work_queue,
+            name=name or f"{pool}-{socket.gethostname()}",
+            limit=limit,
+            crash_after=crash_after,
+            pool_limit=pool_limit,
+            pool_type=pool_type,
+        )
+        command(worker=worker, **others)
+
+    for option in reversed(_WORKER_OPTIONS):
+        with_worker = option(with_worker)
+    return with_worker
+
+
+def follow_options(command: Callable[..., None]) -> Callable[..., None]:
+    """How long a command that follows a flow run waits for it, and how often it looks (`run`, `retry`)."""
+    command = click.option(
+        "--poll", default=0.2, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
+    )(command)
+    return click.option(
+        "--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait."
+    )(command)
 
 
 @click.group(name="prefect", context_settings=CONTEXT)
@@ -117,28 +128,27 @@ def server(host: str | None, port: int | None) -> None:
 
 @prefect.command()
 @worker_options
-def agent(pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
+def agent(worker: WorkerSpec) -> None:
     """Create the work pool and queue when missing, then run a worker in the foreground; Ctrl-C stops it."""
     from .operations.processes import run_agent
     from .operations.server import api_url
 
-    run_agent(_worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type), api_url())
+    run_agent(worker, api_url())
 
 
 @prefect.command()
 @host_option
 @port_option
 @worker_options
-def up(host, port, pool, queue, name, limit, crash_after, pool_limit, pool_type) -> None:
+def up(host: str | None, port: int | None, worker: WorkerSpec) -> None:
     """Start server and worker in the background; return once both are ready."""
     from .operations.address import server_address
     from .operations.processes import start_stack
     from .operations.server import using_server
 
-    spec = _worker_spec(pool, queue, name, limit, crash_after, pool_limit, pool_type)
     address = server_address(host, port)
     with using_server(address.api_url):
-        start_stack(address, spec)
+        start_stack(address, worker)
 
 
 @prefect.command()
@@ -227,10 +237,7 @@ def image(image: str | None, engine: str, base_image: str | None, push: bool) ->
     help='Flow parameters for this run as a JSON object, e.g. \'{"tags": ["cleaning"], "max_workers": 2}\' '
     "[env KEDRO_PREFECT_PARAMS, which `make run PARAMS=...` sets].",
 )
-@click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait.")
-@click.option(
-    "--poll", default=0.2, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
-)
+@follow_options
 def run(deployment: str, params_json: str | None, timeout: int, poll: float) -> None:
     """Trigger a deployment, follow it, and exit 0 only when it Completed."""
     from .operations.trigger import trigger
@@ -240,10 +247,7 @@ def run(deployment: str, params_json: str | None, timeout: int, poll: float) -> 
 
 @prefect.command()
 @click.argument("flow_run_id", metavar="FLOW_RUN_ID")
-@click.option("--timeout", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds to wait.")
-@click.option(
-    "--poll", default=0.2, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between state checks."
-)
+@follow_options
 def retry(flow_run_id: str, timeout: int, poll: float) -> None:
     """Retry a finished deployment run, skipping the nodes it completed; exit 0 only when it Completed."""
     from .operations.trigger import retry as retry_run
