@@ -26,7 +26,6 @@ from ..config import (
     ExecutionConfig,
     PrefectConfig,
     PrefectConfigError,
-    check_env,
     check_override_names,
     load_prefect_config,
     validate_deployment,
@@ -154,18 +153,18 @@ def plan(
     from ..project import configure_kedro
 
     configure_kedro(project.package_name)
-    config = load_prefect_config(project.path, overrides.get("env"))
-    deployments = selected_deployments(project, config, deployment_name, overrides, run_options)
-    executions: dict[str | None, ExecutionConfig] = {}
+    # Each Kedro environment's prefect.yml is loaded (and its environment checked) once.
+    configs = {overrides.get("env"): load_prefect_config(project.path, overrides.get("env"))}
+    deployments = selected_deployments(project, configs[overrides.get("env")], deployment_name, overrides, run_options)
     node_names, tags = all_nodes_and_tags()
     planned = []
     for entry in deployments:
-        check_env(project.path, entry.env)
-        if entry.env not in executions:
-            executions[entry.env] = load_prefect_config(project.path, entry.env).execution
-            check_override_names(executions[entry.env], node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
+        if entry.env not in configs:
+            configs[entry.env] = load_prefect_config(project.path, entry.env)
+        execution = configs[entry.env].execution
+        check_override_names(execution, node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
         selected_pipeline(entry.run_options())
-        planned.append(Planned(entry, executions[entry.env]))
+        planned.append(Planned(entry, execution))
     for item in planned:
         check_dask_memory(project, item.entry, item.execution)
     return planned
