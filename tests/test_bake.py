@@ -39,6 +39,7 @@ src/kedro_prefect/__main__.py
 src/kedro_prefect/cli.py
 src/kedro_prefect/config.py
 src/kedro_prefect/environment.py
+src/kedro_prefect/errors.py
 src/kedro_prefect/execution/__init__.py
 src/kedro_prefect/execution/absent_imports.py
 src/kedro_prefect/execution/dask.py

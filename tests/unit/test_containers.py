@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-import click
 import pytest
+from kedro_prefect.errors import KedroPrefectError
 from kedro_prefect.operations.containers import IMAGE_PROJECT, PROCESS_RUN_COMMAND, job_variables
 from kedro_prefect.operations.image import check_image_name, default_tag, lock_dependencies
 from kedro_prefect.operations.pools import check_job_variables
@@ -73,7 +73,7 @@ def test_a_kubernetes_pool_mounts_nothing(project):
 
 @pytest.mark.parametrize("image", ["ledger", "ledger:latest", "registry.example.com:5000/ledger"])
 def test_an_image_without_a_version_is_refused_with_the_fix(image):
-    with pytest.raises(click.ClickException, match="Give it a version: IMAGE="):
+    with pytest.raises(KedroPrefectError, match="Give it a version: IMAGE="):
         check_image_name(image)
 
 

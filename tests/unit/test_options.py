@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import inspect
 
-import click
 import pytest
+from kedro_prefect.errors import KedroPrefectError
 from kedro_prefect.execution.flow import kedro_pipeline
 from kedro_prefect.operations.trigger import parse_params
 from kedro_prefect.options import FILTER_NAMES, InvalidRunOptions, RunOptions
@@ -71,9 +71,9 @@ def test_bad_options_give_one_line_naming_the_parameter(parameters, message):
 
 def test_make_run_params_are_checked_against_the_same_model():
     assert parse_params('{"tags": ["cleaning"], "max_workers": 2}') == {"tags": ["cleaning"], "max_workers": 2}
-    with pytest.raises(click.ClickException, match="--params: unknown parameter 'colour'"):
+    with pytest.raises(KedroPrefectError, match="--params: unknown parameter 'colour'"):
         parse_params('{"colour": "red"}')
-    with pytest.raises(click.ClickException, match="--params is not valid JSON"):
+    with pytest.raises(KedroPrefectError, match="--params is not valid JSON"):
         parse_params("{not json")
 
 

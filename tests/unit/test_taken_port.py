@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import socket
 
-import click
 import pytest
+from kedro_prefect.errors import KedroPrefectError
 from kedro_prefect.operations.address import ServerAddress
 from kedro_prefect.operations.processes import _refuse_taken_port
 
@@ -16,9 +16,9 @@ def test_a_port_held_by_another_program_is_refused_with_the_port_and_the_fix():
         listener.bind(("127.0.0.1", 0))
         listener.listen()  # accepts connections, never answers HTTP: not a Prefect server
         port = listener.getsockname()[1]
-        with pytest.raises(click.ClickException) as refused:
+        with pytest.raises(KedroPrefectError) as refused:
             _refuse_taken_port(ServerAddress("127.0.0.1", port))
-    message = refused.value.format_message()
+    message = str(refused.value)
     assert "\n" not in message
     assert f"Port {port} on 127.0.0.1 is taken by something that is not a Prefect server" in message
     assert f"make up PREFECT_PORT={port + 1}" in message

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import click
 
 from .environment import enter_project_environment
-from .project import KedroProject, ProjectError, current_project
+from .errors import KedroPrefectError
+from .project import KedroProject, current_project
 
 if TYPE_CHECKING:
     from .operations.processes import WorkerSpec
@@ -23,12 +24,34 @@ if TYPE_CHECKING:
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-def project_or_exit() -> KedroProject:
+class LayerCommand(click.Command):
+    """A command whose layer errors (``KedroPrefectError``) print as one ``Error: ...`` line and exit 1.
+
+    The layer raises them and never formats for a terminal; this is the one place they meet click.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KedroPrefectError as error:
+            raise click.ClickException(str(error)) from None
+
+
+class LayerGroup(click.Group):
+    """``kedro prefect``: its own callback and every command in it go through ``LayerCommand``."""
+
+    command_class = LayerCommand
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KedroPrefectError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def entered_project() -> KedroProject:
     """The project in the working directory, its environment entered (before Prefect is imported)."""
-    try:
-        project = current_project()
-    except ProjectError as error:
-        raise click.ClickException(str(error)) from None
+    project = current_project()
     enter_project_environment(project.path)
     return project
 
@@ -80,7 +103,7 @@ def worker_options(command: Callable[..., None]) -> Callable[..., None]:
     def with_worker(pool, queue, name, limit, crash_after, pool_limit, pool_type, **others) -> None:
         from .operations.processes import WorkerSpec
 
-        project = project_or_exit()
+        project = entered_project()
         pool = pool or project.work_pool
         worker = WorkerSpec(
             project_path=project.path,
@@ -109,10 +132,10 @@ def follow_options(command: Callable[..., None]) -> Callable[..., None]:
     )(command)
 
 
-@click.group(name="prefect", context_settings=CONTEXT)
+@click.group(name="prefect", cls=LayerGroup, context_settings=CONTEXT)
 def prefect() -> None:
     """Deploy and run this Kedro project on a self-hosted Prefect server."""
-    project_or_exit()
+    entered_project()
 
 
 @prefect.command()
@@ -188,7 +211,7 @@ def deploy(
     """Register the deployments of conf/<env>/prefect.yml (or one, or a new one) with Prefect."""
     # First: register_prefect_flow.py calls this command without the group, and Prefect must be
     # imported only inside the project's environment.
-    project = project_or_exit()
+    project = entered_project()
     from .operations.deploy import deploy as register
 
     overrides = {
@@ -222,7 +245,7 @@ def image(image: str | None, engine: str, base_image: str | None, push: bool) ->
     """Build the project's image from its Dockerfile, for docker and kubernetes work pools."""
     from .operations.image import build_image, push_image
 
-    built = build_image(project_or_exit(), image, engine, base_image)
+    built = build_image(entered_project(), image, engine, base_image)
     if push:
         push_image(built, engine)
 
@@ -242,7 +265,7 @@ def run(deployment: str, params_json: str | None, timeout: int, poll: float) -> 
     """Trigger a deployment, follow it, and exit 0 only when it Completed."""
     from .operations.trigger import trigger
 
-    trigger(project_or_exit().flow_name, deployment, params_json, timeout, poll)
+    trigger(entered_project().flow_name, deployment, params_json, timeout, poll)
 
 
 @prefect.command()

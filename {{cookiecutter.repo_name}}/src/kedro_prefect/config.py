@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import KedroPrefectError, first_problem
 from .options import GroupBy, InvalidRunOptions, RunOptions, TaskRunnerName
 from .project import NAME_PATTERN
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 MemoryPolicy = Literal["group", "persist", "refuse"]
 
 
-class PrefectConfigError(ValueError):
+class PrefectConfigError(KedroPrefectError):
     """prefect.yml is malformed; the message is one line naming the entry and the field."""
 
 
@@ -133,7 +134,7 @@ class ScheduleConfig(_Strict):
             try:
                 CronSchedule(cron=self.cron, timezone=self.timezone)
             except ValidationError as error:
-                raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+                raise ValueError(first_problem(error).message) from None
         return self
 
     def to_prefect(self) -> Any:
@@ -232,8 +233,8 @@ def validate_deployment(data: dict[str, Any], source: str) -> DeploymentConfig:
 
 
 def _describe(error: ValidationError, raw: dict[str, Any]) -> str:
-    first = error.errors()[0]
-    location = list(first["loc"])
+    problem = first_problem(error)
+    location = list(problem.location)
     where = ""
     if location[:1] == ["deployments"] and len(location) > 1 and isinstance(location[1], int):
         index = location[1]
@@ -244,9 +245,8 @@ def _describe(error: ValidationError, raw: dict[str, Any]) -> str:
         where = f"deployments[{index}]" + (f" ('{name}')" if name else "")
         location = location[2:]
     field = ".".join(str(part) for part in location)
-    message = first["msg"].removeprefix("Value error, ")
     parts = [part for part in (where, f"field '{field}'" if field else "") if part]
-    return f"{', '.join(parts) or 'top level'}: {message}"
+    return f"{', '.join(parts) or 'top level'}: {problem.message}"
 
 
 def check_override_names(execution: ExecutionConfig, node_names: set[str], tags: set[str], source: str) -> None:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
+from .errors import KedroPrefectError, first_problem
+
 TaskRunnerName = Literal["threads", "dask"]
 GroupBy = Literal["none", "namespace"]
 
@@ -24,7 +26,7 @@ def _option(default: Any, description: str, kedro_run: str) -> Any:
     return Field(default=default, description=description, json_schema_extra={_KEDRO_RUN: kedro_run})
 
 
-class InvalidRunOptions(ValueError):
+class InvalidRunOptions(KedroPrefectError):
     """Run options that cannot run: unknown, of the wrong type, or selecting nothing; one line."""
 
 
@@ -134,8 +136,8 @@ FILTER_NAMES = ("tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "
 
 def describe_error(error: ValidationError) -> str:
     """A pydantic error as one line: which parameter, and what is wrong with it."""
-    first = error.errors()[0]
-    name = ".".join(str(part) for part in first["loc"]) or "parameters"
-    if first["type"] == "extra_forbidden":
+    problem = first_problem(error)
+    name = problem.field or "parameters"
+    if problem.kind == "extra_forbidden":
         return f"unknown parameter '{name}'; known: {', '.join(RunOptions.model_fields)}"
-    return f"parameter '{name}': {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"
+    return f"parameter '{name}': {problem.message} (got {problem.given!r})"

@@ -15,11 +15,13 @@ from pathlib import Path
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import KedroPrefectError, first_problem
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 """Names Prefect accepts without quoting in a URL or on a command line (flow, pool, queue, deployment)."""
 
 
-class ProjectError(RuntimeError):
+class ProjectError(KedroPrefectError):
     """The working directory is not a Kedro project, or its pyproject.toml is unusable; one line."""
 
 
@@ -77,9 +79,8 @@ def read_project(path: Path) -> KedroProject:
     try:
         settings = PrefectSettings.model_validate(tools.get("kedro_prefect", {}))
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise ProjectError(f"{pyproject} [tool.kedro_prefect] field '{field}': {first['msg']}") from None
+        problem = first_problem(error)
+        raise ProjectError(f"{pyproject} [tool.kedro_prefect] field '{problem.field}': {problem.message}") from None
     project_name = kedro.get("project_name", kedro["package_name"])
     flow_name = settings.flow_name or slug(project_name)
     return KedroProject(

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import KedroPrefectError
 from .grouping import initial_units
 from .memory_datasets import plan_units
 from .units import HookManagerRecipe, TaskCaller, Unit, outcome_of
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install -e '.[dask]'"
 
 
-class DaskUnavailable(RuntimeError):
+class DaskUnavailable(KedroPrefectError):
     """prefect-dask is not installed; the message says how to install it."""
 
 

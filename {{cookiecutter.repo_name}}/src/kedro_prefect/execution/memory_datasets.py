@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..errors import KedroPrefectError
 from .grouping import merge_units
 from .units import Unit, unit_name
 
@@ -32,7 +33,7 @@ class MemoryPlan(NamedTuple):
     persisted_in: str | None = None
 
 
-class MemoryDatasetsError(ValueError):
+class MemoryDatasetsError(KedroPrefectError):
     """In-memory datasets would be lost between processes; the message names them and the fixes."""
 
 

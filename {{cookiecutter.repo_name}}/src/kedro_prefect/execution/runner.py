@@ -28,6 +28,7 @@ from prefect import tags as prefect_tags
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from ..errors import KedroPrefectError
 from .absent_imports import remember_absent_data_libraries
 from .kedro_internals import nodes_to_resume_from
 from .locations import dataset_locations
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class NodeFailedError(RuntimeError):
+class NodeFailedError(KedroPrefectError):
     """One or more nodes failed; the message names them and how to resume."""
 
 

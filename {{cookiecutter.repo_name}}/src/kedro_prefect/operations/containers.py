@@ -14,8 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
-
+from ..errors import KedroPrefectError
 from .image import check_image_name, default_image
 from .pools import default_job_template
 from .source import PROJECT_PATH_VARIABLE
@@ -85,7 +84,7 @@ def require_container_engine(pool_type: str) -> None:
         docker.from_env(timeout=10).ping()
     except docker.errors.DockerException as error:
         reason = str(error).splitlines()[0][:200]
-        raise click.ClickException(
+        raise KedroPrefectError(
             f"The docker worker cannot reach a container engine at {where} ({reason}). Start Docker, or podman's "
             'API service with DOCKER_HOST pointing at its socket (README, "Containers"), then retry.'
         ) from None

@@ -31,7 +31,6 @@ from ..config import (
     validate_deployment,
 )
 from ..environment import no_tracking_environment
-from ..options import InvalidRunOptions
 from ..project import NAME_PATTERN
 from .containers import CONTAINER_POOL_TYPES, job_variables
 from .image import require_image
@@ -236,7 +235,7 @@ class _HeldInterrupt:
     def __exit__(self, *exc_info: object) -> None:
         signal.signal(signal.SIGINT, self._previous)
         if self.interrupted and exc_info[0] is None:
-            raise click.exceptions.Exit(130)
+            raise SystemExit(130)
 
 
 def register(project: KedroProject, planned: list[Planned], variables: dict[str, dict]) -> str:
@@ -282,15 +281,12 @@ def deploy(
 ) -> None:
     """Check every selected deployment here, then on the server, then register them all."""
     try:
-        try:
-            planned = plan(project, deployment_name, overrides, run_options)
-            api = require_server()
-            variables = server_checks(project, planned, image)
-        except (PrefectConfigError, InvalidRunOptions) as error:
-            raise click.ClickException(str(error)) from None
+        planned = plan(project, deployment_name, overrides, run_options)
+        api = require_server()
+        variables = server_checks(project, planned, image)
         register(project, planned, variables)
     except KeyboardInterrupt:
         # Only possible before the first deployment is applied: register() holds Ctrl-C from there.
         click.echo("Ctrl-C: stopped before registering anything; no deployment changed", err=True)
-        raise click.exceptions.Exit(130) from None
+        raise SystemExit(130) from None
     click.echo(f"See them at {ui_url(api)}/deployments")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import KedroPrefectError
 from ..project import KedroProject
 
 LOCK_FILE = "requirements.lock"
@@ -27,7 +28,7 @@ LOCK_PYTHON = "3.11"
 """The Python the lock is compiled for: the Dockerfile's default base image's."""
 
 
-class ImageError(click.ClickException):
+class ImageError(KedroPrefectError):
     """A build that cannot start or did not succeed; one line saying why and what to do."""
 
 

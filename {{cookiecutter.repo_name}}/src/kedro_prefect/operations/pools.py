@@ -25,6 +25,7 @@ from prefect.client.schemas.actions import (
 from prefect.client.schemas.objects import WorkPool
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
+from ..errors import KedroPrefectError
 from ..execution.pool_slots import limit_name
 
 
@@ -34,7 +35,7 @@ def default_job_template(pool_type: str) -> dict[str, Any]:
 
     worker_class = BaseWorker.get_worker_class_from_type(pool_type)
     if worker_class is None:
-        raise click.ClickException(
+        raise KedroPrefectError(
             f"Work pool type '{pool_type}' needs its worker package where `make agent` runs "
             f"(prefect-docker for docker, prefect-kubernetes for kubernetes): pip install prefect-{pool_type}. "
             "Or use the default: WORK_POOL_TYPE=process."
@@ -73,7 +74,7 @@ def require_work_pools(names: set[str]) -> dict[str, WorkPool]:
             try:
                 pools[name] = client.read_work_pool(name)
             except ObjectNotFound:
-                raise click.ClickException(
+                raise KedroPrefectError(
                     f"Work pool '{name}' does not exist on the server. Create it with `make agent` "
                     f"(or `prefect work-pool create {name} --type process`), then deploy again."
                 ) from None

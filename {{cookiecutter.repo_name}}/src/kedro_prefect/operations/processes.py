@@ -23,6 +23,7 @@ import psutil
 from prefect.client.orchestration import get_client
 
 from ..environment import state_dir
+from ..errors import KedroPrefectError
 from .address import ServerAddress, remember, remembered_address
 from .containers import require_container_engine
 from .crashes import ensure_crash_detection
@@ -209,11 +210,11 @@ def refuse_second_server(address: ServerAddress, using_a_running_one: bool) -> N
         return
     started_by = f"pid {managed}, started by `make up`" if managed else "started by `make server`"
     if remembered == address:
-        raise click.ClickException(
+        raise KedroPrefectError(
             f"This project's Prefect server already runs at {ui_url(address.api_url)} ({started_by}). "
             "Use it (make agent, make deploy, make run), or stop it first (Ctrl-C on `make server`, or `make down`)."
         )
-    raise click.ClickException(
+    raise KedroPrefectError(
         f"This project's Prefect server already runs at {ui_url(remembered.api_url)} ({started_by}), "
         f"not at port {address.port}. Stop it first (Ctrl-C on `make server`, or `make down`), "
         "or leave PREFECT_PORT out to use it."
@@ -222,12 +223,12 @@ def refuse_second_server(address: ServerAddress, using_a_running_one: bool) -> N
 
 def _refuse_taken_port(address: ServerAddress) -> None:
     if is_healthy(address.api_url, timeout=1.0):
-        raise click.ClickException(
+        raise KedroPrefectError(
             f"Another Prefect server already answers at {ui_url(address.api_url)} (not this project's). "
             f"Use another port: make server PREFECT_PORT={address.port + 1}"
         )
     if _port_in_use(address):
-        raise click.ClickException(
+        raise KedroPrefectError(
             f"Port {address.port} on {address.host} is taken by something that is not a Prefect server. "
             f"Free it, or use another port: make up PREFECT_PORT={address.port + 1}"
         )
@@ -279,7 +280,7 @@ def start_stack(address: ServerAddress, spec: WorkerSpec) -> None:
         click.echo(f"Starting Prefect server (pid {pid}, log {server.log_file}, database {database_description()})")
     remember(address)
     if not _wait_until(lambda: is_healthy(api, timeout=1.0), SERVER_START_TIMEOUT, interval=0.3):
-        raise click.ClickException(
+        raise KedroPrefectError(
             f"The server did not become healthy at {api} within {SERVER_START_TIMEOUT:.0f} s. "
             f"Last lines of {server.log_file}:\n{server.log_tail()}"
         )
@@ -291,7 +292,7 @@ def start_stack(address: ServerAddress, spec: WorkerSpec) -> None:
         pid = worker.start(spec.command(), env=spec.env(api))
         click.echo(f"Starting worker '{spec.name}' on {spec.pool}/{spec.queue} (pid {pid}, log {worker.log_file})")
         if not _wait_until(lambda: _worker_is_polling(spec.pool, spec.name, since), WORKER_START_TIMEOUT, interval=0.3):
-            raise click.ClickException(
+            raise KedroPrefectError(
                 f"The worker did not start polling within {WORKER_START_TIMEOUT:.0f} s. "
                 f"Last lines of {worker.log_file}:\n{worker.log_tail()}"
             )

@@ -9,11 +9,13 @@ import click
 import httpx
 from prefect.settings import get_current_settings
 
+from ..errors import KedroPrefectError
+
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-class ServerUnreachable(click.ClickException):
+class ServerUnreachable(KedroPrefectError):
     """The Prefect API did not answer; the message says how to start or point at a server."""
 
 

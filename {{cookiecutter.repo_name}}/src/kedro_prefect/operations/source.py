@@ -17,12 +17,13 @@ from typing import Any
 from prefect.runner.storage import LocalStorage
 
 from ..environment import silence_library_noise
+from ..errors import KedroPrefectError
 from ..project import ProjectError, read_project
 
 PROJECT_PATH_VARIABLE = "KEDRO_PROJECT_PATH"
 
 
-class ProjectNotFoundError(RuntimeError):
+class ProjectNotFoundError(KedroPrefectError):
     """The worker has no clone of the project where it looked; the message says how to point it at one."""
 
 

@@ -25,6 +25,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
+from ..errors import KedroPrefectError
 from ..options import InvalidRunOptions, RunOptions
 from .server import require_server, ui_url
 
@@ -42,17 +43,15 @@ def parse_params(params_json: str | None) -> dict | None:
     try:
         parameters = json.loads(params_json)
     except json.JSONDecodeError as error:
-        raise click.ClickException(
+        raise KedroPrefectError(
             f"--params is not valid JSON ({error.msg} at character {error.pos}): {params_json}"
         ) from None
     if not isinstance(parameters, dict):
-        raise click.ClickException(
-            f"--params must be a JSON object of flow parameters, not {type(parameters).__name__}"
-        )
+        raise KedroPrefectError(f"--params must be a JSON object of flow parameters, not {type(parameters).__name__}")
     try:  # the flow's own model of its parameters: refused here, before a run exists
         RunOptions.parse(parameters, source="--params")
-    except InvalidRunOptions as error:
-        raise click.ClickException(str(error)) from None
+    except InvalidRunOptions:
+        raise
     return parameters
 
 
@@ -65,14 +64,14 @@ def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: i
         try:
             registered = client.read_deployment_by_name(full_name)
         except ObjectNotFound:
-            raise click.ClickException(
+            raise KedroPrefectError(
                 f"No deployment named '{full_name}' on {api}. Register it first with `make deploy DEPLOYMENT={deployment}`."
             ) from None
         try:
             flow_run = client.create_flow_run_from_deployment(registered.id, parameters=parameters)
         except PrefectHTTPStatusError as error:
             detail = error.response.json().get("detail", error.response.text) if error.response.content else ""
-            raise click.ClickException(
+            raise KedroPrefectError(
                 f"The server refused the run's parameters: {' '.join(str(detail).split())}"
             ) from None
         click.echo(f"Flow run '{flow_run.name}' ({flow_run.id}) of {full_name}")
@@ -91,20 +90,20 @@ def retry(flow_run_id: str, timeout: int, poll: float) -> None:
     try:
         run_id = UUID(flow_run_id)
     except ValueError:
-        raise click.ClickException(f"RUN={flow_run_id!r} is not a flow run id; `make run` prints one.") from None
+        raise KedroPrefectError(f"RUN={flow_run_id!r} is not a flow run id; `make run` prints one.") from None
     with get_client(sync_client=True) as client:
         try:
             flow_run = client.read_flow_run(run_id)
         except ObjectNotFound:
-            raise click.ClickException(f"No flow run {run_id} on {api}.") from None
+            raise KedroPrefectError(f"No flow run {run_id} on {api}.") from None
         if flow_run.deployment_id is None:
-            raise click.ClickException(
+            raise KedroPrefectError(
                 f"Flow run {run_id} was not started from a deployment, so no worker can run it again; "
                 "run the flow again instead."
             )
         if flow_run.state is None or not flow_run.state.is_final():
             state = flow_run.state.name if flow_run.state else "unknown"
-            raise click.ClickException(f"Flow run {run_id} is still {state}: only a finished run can be retried.")
+            raise KedroPrefectError(f"Flow run {run_id} is still {state}: only a finished run can be retried.")
         client.set_flow_run_state(run_id, Scheduled(message="Retried with make retry"), force=True)
         click.echo(f"Flow run '{flow_run.name}' ({run_id}): attempt {flow_run.run_count + 1}")
         follow(client, client.read_flow_run(run_id), api, timeout, poll)
@@ -125,9 +124,9 @@ def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int,
     if state.is_crashed():
         cause = crash_cause(client, flow_run.id)
         if cause:
-            raise click.ClickException(f"Flow run {flow_run.id} ended Crashed: {cause}")
+            raise KedroPrefectError(f"Flow run {flow_run.id} ended Crashed: {cause}")
     if not state.is_completed():
-        raise click.ClickException(f"Flow run {flow_run.id} ended {state.name}: {state.message}")
+        raise KedroPrefectError(f"Flow run {flow_run.id} ended {state.name}: {state.message}")
     report_outputs(flow_run.id)
     click.echo(f"  {state.name}")
 
@@ -141,7 +140,7 @@ def _wait_until_final(client: SyncPrefectClient, flow_run: FlowRun, timeout: int
     while state is None or not state.is_final():
         waited = time.monotonic() - started
         if time.monotonic() > deadline:
-            raise click.ClickException(
+            raise KedroPrefectError(
                 f"Flow run {flow_run.id} is still {state.name if state else 'unknown'} after {timeout} s; "
                 "is a worker running? Start one with `make agent` (or `make up`)."
             )
@@ -173,7 +172,7 @@ def _refuse_unpolled_queue(client: SyncPrefectClient, flow_run: FlowRun) -> None
 
     client.set_flow_run_state(flow_run.id, Cancelled(message=f"No worker polls work queue '{queue}'"), force=True)
     when = "never" if last_polled is None else f"last at {last_polled:%Y-%m-%d %H:%M:%S} UTC"
-    raise click.ClickException(
+    raise KedroPrefectError(
         f"No worker polls work queue '{queue}' of pool '{pool}' (polled {when}), so flow run {flow_run.id} "
         f"was cancelled after {UNPOLLED_QUEUE_SECONDS:.0f} s. Start a worker for it (make agent WORK_QUEUE={queue}), "
         "or deploy to a queue a worker polls (make deploy without WORK_QUEUE)."
@@ -188,7 +187,7 @@ def _cancel_on_interrupt(client: SyncPrefectClient, flow_run: FlowRun, api: str)
     try:
         state = client.read_flow_run(flow_run.id).state
         if state is not None and state.is_final():
-            raise click.exceptions.Exit(130)
+            raise SystemExit(130)
         running = state is not None and (state.is_running() or state.is_pending())
         # A running run is cancelled by its worker, which stops its process; one not started yet needs no one.
         new_state = Cancelling if running else Cancelled
@@ -205,7 +204,7 @@ def _cancel_on_interrupt(client: SyncPrefectClient, flow_run: FlowRun, api: str)
         click.echo(f"Ctrl-C: flow run {flow_run.id} was cancelled ({state.name}); {link}", err=True)
     else:
         click.echo(f"Ctrl-C: asked flow run {flow_run.id} to cancel; its worker stops it. {link}", err=True)
-    raise click.exceptions.Exit(130)
+    raise SystemExit(130)
 
 
 def report_outputs(flow_run_id: UUID) -> None:
