@@ -133,9 +133,27 @@ class DaskExecution:
             filesystem.rm(path, recursive=True)
 
 
+TESTED_PREFECT_DASK = ">=0.3.7,<0.4"
+"""The prefect-dask releases ``_with_cheap_submission`` was written and tested against: it overrides
+``submit`` and uses the runner's private ``_started`` and ``_optimize_futures``."""
+
+
+def check_prefect_dask_version(installed: str) -> None:
+    """Refuse a prefect-dask this layer was not tested with, rather than fail in its internals mid-run."""
+    from packaging.specifiers import SpecifierSet
+
+    if installed not in SpecifierSet(TESTED_PREFECT_DASK):
+        raise DaskUnavailable(
+            f"prefect-dask {installed} is installed; this layer works with prefect-dask{TESTED_PREFECT_DASK}: "
+            f"run `pip install 'prefect-dask{TESTED_PREFECT_DASK}'` (or `{INSTALL_HINT}`) where the flow runs."
+        )
+
+
 @functools.cache
 def dask_task_runner_class() -> Any:
     """prefect-dask's ``DaskTaskRunner`` with cheaper submission; says how to install it when missing."""
+    from importlib.metadata import version
+
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError:
@@ -143,6 +161,7 @@ def dask_task_runner_class() -> Any:
             f"task_runner 'dask' needs prefect-dask, which is not installed: run `{INSTALL_HINT}` "
             "(or `make install EXTRAS=dev,dask`) where the flow and the Dask workers run."
         ) from None
+    check_prefect_dask_version(version("prefect-dask"))
     return _with_cheap_submission(DaskTaskRunner)
 
 
