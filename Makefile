@@ -43,8 +43,9 @@ test-unit: dev ## Unit tests of the Prefect layer, straight from the template tr
 reliability-report: dev ## Run the reliability tests and write their figures to the tracked reports/reliability.md
 	RELIABILITY_REPORT=$(CURDIR)/reports/reliability.md $(PYTHON) -m pytest tests/test_reliability.py
 
-lint: dev ## Check the template's Python and the Prefect layer with ruff (the rest of the project: test_end_to_end)
+lint: dev ## Check the template's Python with ruff, and type-check the Prefect layer with mypy (the rest of the project: test_end_to_end)
 	$(BIN)/ruff check $(PY_PATHS) && $(BIN)/ruff format --check $(PY_PATHS)
+	$(PYTHON) -m mypy
 
 format: dev ## Fix and format the template's Python and, through a bake, the generated project's
 	$(BIN)/ruff check --fix --quiet $(PY_PATHS); $(BIN)/ruff format --quiet $(PY_PATHS)

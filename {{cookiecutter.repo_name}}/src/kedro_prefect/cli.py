@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .operations.processes import WorkerSpec
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LayerCommand(click.Command):
@@ -56,7 +57,7 @@ def entered_project() -> KedroProject:
     return project
 
 
-def optional(name: str, *flags: str, **kwargs) -> click.Option:
+def optional(name: str, *flags: str, **kwargs: Any) -> Callable[[F], F]:
     """An option whose absence means "as prefect.yml (or pyproject.toml) says"."""
     return click.option(*flags, name, default=None, **kwargs)
 
@@ -69,7 +70,7 @@ port_option = optional(
 )
 
 
-_WORKER_OPTIONS = [
+_WORKER_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     optional("pool", "--pool", help="Work pool [pyproject's tool.kedro_prefect.work_pool, else <flow>-pool]."),
     optional("queue", "--queue", help="Work queue in the pool [tool.kedro_prefect.work_queue, else default]."),
     optional("name", "--name", help="Worker name [<pool>-<hostname>]."),
@@ -117,9 +118,10 @@ def worker_options(command: Callable[..., None]) -> Callable[..., None]:
         )
         command(worker=worker, **others)
 
+    decorated: Callable[..., Any] = with_worker
     for option in reversed(_WORKER_OPTIONS):
-        with_worker = option(with_worker)
-    return with_worker
+        decorated = option(decorated)
+    return decorated
 
 
 def follow_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -144,6 +144,7 @@ class ScheduleConfig(_Strict):
 
         if self.cron is not None:
             return Cron(self.cron, timezone=self.timezone)
+        assert self.interval is not None  # exactly one of the two (_one_kind)
         return Interval(timedelta(seconds=self.interval), timezone=self.timezone)
 
 

@@ -122,7 +122,8 @@ class RunOptions(BaseModel):
         """The README's table of flow parameters, in Markdown."""
         rows = ["| parameter | `kedro run` | default | meaning |", "|---|---|---|---|"]
         for name, field in cls.model_fields.items():
-            kedro_run = (field.json_schema_extra or {}).get(_KEDRO_RUN, "")
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            kedro_run = extra.get(_KEDRO_RUN, "")
             shown = "—" if kedro_run == "(none)" else f"`{kedro_run}`"
             shown_default = json.dumps(field.default) if isinstance(field.default, bool) else field.default
             default = "none" if field.default is None else f"`{shown_default}`"

@@ -199,6 +199,7 @@ def _with_cheap_submission(base: type) -> type:
                 raise RuntimeError("The task runner must be started before submitting work.")
             if self._settings is None:
                 current = SettingsContext.get()
+                assert current is not None  # a flow run always has its settings
                 self._settings = SettingsSerializedOnce(profile=current.profile, settings=current.settings)
             # The context variable, not `with`: several threads submit at once.
             token = SettingsContext.__var__.set(self._settings)

@@ -85,7 +85,8 @@ def run_pipeline(options: RunOptions) -> None:
                 project_path=project.path, env=options.env, runtime_params=options.runtime_params
             ) as session,
         ):
-            session.run(pipeline_names=[options.pipeline_name], runner=runner, **options.session_run_arguments())
+            # KedroSession.run: the context manager is typed as Kedro's base session class.
+            session.run(pipeline_names=[options.pipeline_name], runner=runner, **options.session_run_arguments())  # type: ignore[call-arg]
     finally:
         if runner.outcomes:
             publish_summary(runner.outcomes, project.flow_name)
@@ -102,11 +103,10 @@ _kedro_pipeline.__doc__ = RunOptions.docstring()
 
 # validate_parameters=False: RunOptions validates, with one-line messages instead of pydantic's.
 kedro_pipeline: Flow[..., None] = flow(
-    _kedro_pipeline,
     name="kedro-pipeline",
     description="Runs a Kedro pipeline like `kedro run`, one Prefect task per node.",
     validate_parameters=False,
-)
+)(_kedro_pipeline)
 
 
 @functools.cache

@@ -51,7 +51,7 @@ def merge_units(pipeline: Pipeline, units: list[Unit], joined_by: Iterable[str] 
     def join(first: Node, second: Node) -> None:
         first, second = find(first), find(second)
         if first is not second:
-            leader[max(first, second, key=order.get)] = min(first, second, key=order.get)
+            leader[max(first, second, key=order.__getitem__)] = min(first, second, key=order.__getitem__)
 
     for unit in units:
         for node in unit[1:]:

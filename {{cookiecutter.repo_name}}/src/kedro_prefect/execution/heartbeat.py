@@ -81,6 +81,7 @@ def heartbeat_sender(
     try:
         yield sender
     finally:
+        assert sender.stdin is not None  # stdin=PIPE
         sender.stdin.close()  # the sender's signal to stop; it also sees this when this process dies
         try:
             sender.wait(timeout=STOP_TIMEOUT)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 def dataset_locations(catalog: CatalogProtocol, names: Iterable[str], project_path: Path) -> dict[str, str]:
     """The location of each named dataset that has one."""
     try:
-        configs = catalog.to_config()[0]
+        # DataCatalog's: Kedro's CatalogProtocol does not declare it.
+        configs = catalog.to_config()[0]  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a dataset built from objects cannot be described: no locations
         return {}
     locations = {}

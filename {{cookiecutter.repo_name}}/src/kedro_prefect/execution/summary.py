@@ -69,4 +69,6 @@ def last_summary(flow_run_id: Any, key: str | None = None) -> list[dict[str, Any
     if not artifacts:
         return []
     data = artifacts[0].data
-    return json.loads(data) if isinstance(data, str) else list(data or [])
+    if isinstance(data, str):
+        return json.loads(data)
+    return list(data) if isinstance(data, list) else []

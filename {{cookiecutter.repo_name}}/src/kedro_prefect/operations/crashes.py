@@ -55,7 +55,7 @@ def crash_detection(crash_after: int) -> Automation:
 
 def ensure_crash_detection(crash_after: int) -> None:
     """Create the automation, or replace it when its window changed; leave it otherwise."""
-    wanted = crash_detection(crash_after).trigger.within
+    wanted = getattr(crash_detection(crash_after).trigger, "within", None)
     with get_client(sync_client=True) as client:
         existing = client.read_automations_by_name(AUTOMATION_NAME)
         if any(getattr(automation.trigger, "within", None) == wanted for automation in existing):

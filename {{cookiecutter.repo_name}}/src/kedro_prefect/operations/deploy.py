@@ -51,6 +51,8 @@ class Planned:
     entry: DeploymentConfig
     execution: ExecutionConfig
     """The execution settings of the deployment's Kedro environment."""
+    work_pool: str
+    """The entry's work pool, else the project's."""
 
 
 def one_edit_apart(a: str, b: str) -> bool:
@@ -132,7 +134,8 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
         with KedroSession.create(
             project_path=project.path, env=entry.env, runtime_params=options.runtime_params
         ) as session:
-            catalog = session.load_context().catalog
+            # KedroSession's: the context manager is typed as Kedro's base session class.
+            catalog = session.load_context().catalog  # type: ignore[attr-defined]
     finally:
         kedro_logger.setLevel(level)
     try:
@@ -163,7 +166,7 @@ def plan(
         execution = configs[entry.env].execution
         check_override_names(execution, node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
         selected_pipeline(entry.run_options())
-        planned.append(Planned(entry, execution))
+        planned.append(Planned(entry, execution, entry.work_pool or project.work_pool))
     for item in planned:
         check_dask_memory(project, item.entry, item.execution)
     return planned
@@ -202,17 +205,15 @@ def deployment_job_variables(project: KedroProject, entry: DeploymentConfig, poo
 
 def server_checks(project: KedroProject, planned: list[Planned], image: str | None) -> dict[str, dict]:
     """What only the server can say: pools exist and take the job variables; images exist here."""
-    pools = require_work_pools({item.entry.work_pool for item in planned})
+    pools = require_work_pools({item.work_pool for item in planned})
     variables = {
-        item.entry.name: deployment_job_variables(project, item.entry, pools[item.entry.work_pool], image)
-        for item in planned
+        item.entry.name: deployment_job_variables(project, item.entry, pools[item.work_pool], image) for item in planned
     }
     # Images a docker worker on this machine would start, each checked once; a registry's are pulled.
     local_images = {
         variables[item.entry.name]["image"]
         for item in planned
-        if pools[item.entry.work_pool].type == "docker"
-        and variables[item.entry.name].get("image_pull_policy") != "Always"
+        if pools[item.work_pool].type == "docker" and variables[item.entry.name].get("image_pull_policy") != "Always"
     }
     for local_image in sorted(local_images):
         require_image(local_image)

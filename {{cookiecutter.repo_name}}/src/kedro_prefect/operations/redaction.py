@@ -81,6 +81,7 @@ def main(arguments: list[str]) -> int:
     # child; this process goes on copying its last lines.
     for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, signal.SIG_IGN)
+    assert child.stdout is not None  # stdout=PIPE
     copy_redacted(child.stdout, Path(log), masked)
     return child.wait()
 
