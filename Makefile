@@ -15,37 +15,50 @@ export PATH := $(BIN):$(PATH)
 export RUFF_CACHE_DIR := $(CURDIR)/.ruff_cache
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-unit reliability-report lint format front-doors bench demo demo-down clean
+.PHONY: help dev test test-layer wheel reliability-report lint format front-doors bench demo demo-down clean
 
-# The Prefect layer's own files, which ruff and pytest read in place (they hold no Jinja).
-LAYER := {{cookiecutter.repo_name}}/src/kedro_prefect {{cookiecutter.repo_name}}/register_prefect_flow.py
-PY_PATHS := hooks tests scripts benchmarks $(LAYER)
+# kedro-prefect, the Prefect layer generated projects depend on: its own distribution in
+# kedro-prefect/, shipped to projects as a wheel in the template's vendor/ until it is on PyPI.
+VENDOR := {{cookiecutter.repo_name}}/vendor
+LAYER_DIST := kedro-prefect/dist
+# Python files without Jinja, which ruff reads in place (kedro-prefect/ with its own settings).
+PY_PATHS := hooks tests scripts benchmarks kedro-prefect {{cookiecutter.repo_name}}/register_prefect_flow.py
 
 help: ## Show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 dev: $(TEMPLATE_VENV)/.installed ## Create .venv with the template's tools and the generated project's dependencies
 
-$(TEMPLATE_VENV)/.installed: requirements-dev.txt {{cookiecutter.repo_name}}/pyproject.toml scripts/project_requirements.py
+$(TEMPLATE_VENV)/.installed: requirements-dev.txt {{cookiecutter.repo_name}}/pyproject.toml scripts/project_requirements.py $(wildcard $(VENDOR)/*.whl)
 	test -x $(PYTHON) || python3 -m venv $(TEMPLATE_VENV)
 	$(PYTHON) -m pip install --quiet --upgrade 'uv>=0.9,<1'
 	$(PYTHON) scripts/project_requirements.py > $(TEMPLATE_VENV)/project-requirements.txt
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(PYTHON) \
-		-r requirements-dev.txt -r $(TEMPLATE_VENV)/project-requirements.txt
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(PYTHON) --find-links $(VENDOR) \
+		--reinstall-package kedro-prefect -r requirements-dev.txt -r $(TEMPLATE_VENV)/project-requirements.txt
 	touch $@
 
-test: dev ## Run the whole template test suite, in random order (bakes projects, starts real Prefect servers)
+test: dev test-layer ## kedro-prefect's tests, then the whole template suite, in random order (bakes projects, starts real Prefect servers)
 	$(PYTHON) -m pytest tests
 
-test-unit: dev ## Unit tests of the Prefect layer, straight from the template tree: no bake, no server (seconds)
-	$(PYTHON) -m pytest tests/unit
+test-layer: dev ## kedro-prefect's own tests, against its wheel built from kedro-prefect/ and installed (seconds, no server)
+	rm -rf $(LAYER_DIST)
+	$(BIN)/uv build --quiet --out-dir $(LAYER_DIST) kedro-prefect
+	$(BIN)/uv pip install --quiet --python $(PYTHON) --reinstall-package kedro-prefect $(LAYER_DIST)/*.whl
+	cd kedro-prefect && $(PYTHON) -m pytest
+
+wheel: dev ## Build kedro-prefect's wheel and sdist, check them with twine, and ship the wheel in the template's vendor/
+	rm -rf $(LAYER_DIST)
+	$(BIN)/uv build --quiet --out-dir $(LAYER_DIST) kedro-prefect
+	$(BIN)/twine check --strict $(LAYER_DIST)/*
+	rm -f $(VENDOR)/kedro_prefect-*.whl
+	cp $(LAYER_DIST)/*.whl $(VENDOR)/
 
 reliability-report: dev ## Run the reliability tests and write their figures to the tracked reports/reliability.md
 	RELIABILITY_REPORT=$(CURDIR)/reports/reliability.md $(PYTHON) -m pytest tests/test_reliability.py
 
-lint: dev ## Check the template's Python with ruff, and type-check the Prefect layer with mypy (the rest of the project: test_end_to_end)
+lint: dev ## Check the template's Python and kedro-prefect with ruff, and type-check kedro-prefect with mypy (the rest of the project: test_end_to_end)
 	$(BIN)/ruff check $(PY_PATHS) && $(BIN)/ruff format --check $(PY_PATHS)
-	$(PYTHON) -m mypy
+	cd kedro-prefect && $(PYTHON) -m mypy
 
 format: dev ## Fix and format the template's Python and, through a bake, the generated project's
 	$(BIN)/ruff check --fix --quiet $(PY_PATHS); $(BIN)/ruff format --quiet $(PY_PATHS)

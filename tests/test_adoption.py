@@ -62,8 +62,10 @@ def add_users_pipeline(project) -> None:
 
 def adopt_by_the_readme(project) -> None:
     """The README's steps, one by one."""
-    # 1. Copy the layer, the Makefile, prefect.toml, the deploy test and prefect.yml from the template.
-    shutil.copytree(LAYER / "src" / "kedro_prefect", project / "src" / "kedro_prefect")
+    # 1. Copy the layer's wheel, the Makefile, prefect.toml, the deploy test and prefect.yml from the template.
+    (project / "vendor").mkdir()
+    for wheel in (LAYER / "vendor").glob("kedro_prefect-*.whl"):
+        shutil.copy(wheel, project / "vendor" / wheel.name)
     for name in ("Makefile", "prefect.toml"):
         shutil.copy(LAYER / name, project / name)
     (project / "tests").mkdir(exist_ok=True)
@@ -81,7 +83,8 @@ def adopt_by_the_readme(project) -> None:
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
     assert "dependencies = [\n" in text
-    text = text.replace("dependencies = [\n", 'dependencies = [\n    "prefect>=3.9,<4",\n    "psutil>=5.9,<8",\n', 1)
+    added = "".join(f'    "{requirement}",\n' for requirement in README_DEPENDENCIES)
+    text = text.replace("dependencies = [\n", "dependencies = [\n" + added, 1)
     text += README_PYPROJECT_TABLES
     pyproject.write_text(text)
     tomllib.loads(text)  # still valid TOML
@@ -97,6 +100,7 @@ def readme_block(language: str, containing: str) -> str:
 README = (TEMPLATE / "README.md").read_text()
 # What the README says to add to pyproject.toml, after the dependencies (which the test adds above).
 README_PYPROJECT_TABLES = "\n" + readme_block("toml", "[project.optional-dependencies]").split("\n\n", 1)[1]
+README_DEPENDENCIES = tomllib.loads(readme_block("toml", "[project.optional-dependencies]"))["project"]["dependencies"]
 
 
 def test_plain_kedro_project_runs_on_prefect_by_the_readme_steps(tmp_path):

@@ -13,6 +13,10 @@ import yaml
 
 from tests.helpers import TEMPLATE, bake
 
+LAYER_VERSION = next((TEMPLATE / "{{cookiecutter.repo_name}}" / "vendor").glob("kedro_prefect-*.whl")).name.split("-")[
+    1
+]
+
 # Every file a project contains; {pkg} is the python_package answer.
 EXPECTED_FILES = """
 .dockerignore
@@ -34,49 +38,6 @@ data/08_reporting/.gitkeep
 prefect.toml
 pyproject.toml
 register_prefect_flow.py
-src/kedro_prefect/__init__.py
-src/kedro_prefect/__main__.py
-src/kedro_prefect/cli.py
-src/kedro_prefect/config.py
-src/kedro_prefect/environment.py
-src/kedro_prefect/errors.py
-src/kedro_prefect/execution/__init__.py
-src/kedro_prefect/execution/absent_imports.py
-src/kedro_prefect/execution/dask.py
-src/kedro_prefect/execution/flow.py
-src/kedro_prefect/execution/grouping.py
-src/kedro_prefect/execution/heartbeat.py
-src/kedro_prefect/execution/heartbeat_process.py
-src/kedro_prefect/execution/kedro_internals.py
-src/kedro_prefect/execution/locations.py
-src/kedro_prefect/execution/logs.py
-src/kedro_prefect/execution/memory_datasets.py
-src/kedro_prefect/execution/pool_slots.py
-src/kedro_prefect/execution/resume.py
-src/kedro_prefect/execution/runner.py
-src/kedro_prefect/execution/scheduler.py
-src/kedro_prefect/execution/selection.py
-src/kedro_prefect/execution/summary.py
-src/kedro_prefect/execution/tag_limits.py
-src/kedro_prefect/execution/threads.py
-src/kedro_prefect/execution/units.py
-src/kedro_prefect/operations/__init__.py
-src/kedro_prefect/operations/address.py
-src/kedro_prefect/operations/containers.py
-src/kedro_prefect/operations/crashes.py
-src/kedro_prefect/operations/deploy.py
-src/kedro_prefect/operations/flow_runs.py
-src/kedro_prefect/operations/image.py
-src/kedro_prefect/operations/pools.py
-src/kedro_prefect/operations/processes.py
-src/kedro_prefect/operations/redaction.py
-src/kedro_prefect/operations/server.py
-src/kedro_prefect/operations/source.py
-src/kedro_prefect/operations/stopping.py
-src/kedro_prefect/operations/trigger.py
-src/kedro_prefect/options.py
-src/kedro_prefect/project.py
-src/kedro_prefect/ruff.toml
 src/{pkg}/__init__.py
 src/{pkg}/__main__.py
 src/{pkg}/pipeline_registry.py
@@ -93,6 +54,7 @@ tests/pipelines/__init__.py
 tests/pipelines/test_data_processing.py
 tests/pipelines/test_reporting.py
 tests/test_deploy.py
+vendor/kedro_prefect-{layer}-py3-none-any.whl
 """.split()
 
 # (answers, expected repo_name, expected python_package)
@@ -142,12 +104,14 @@ def test_folder_and_package_names(baked):
 def test_exact_file_list(baked):
     project, _, _, package = baked
     found = sorted(path.relative_to(project).as_posix() for path in all_files(project))
-    assert found == sorted(name.format(pkg=package) for name in EXPECTED_FILES)
+    assert found == sorted(name.format(pkg=package, layer=LAYER_VERSION) for name in EXPECTED_FILES)
 
 
 def test_nothing_left_unrendered(baked):
     project, *_ = baked
     for path in all_files(project):
+        if path.suffix == ".whl":
+            continue  # the kedro-prefect wheel: copied as bytes (test_layer_wheel.py checks it)
         text = path.read_text()
         assert "{{" not in text and "{%" not in text and "cookiecutter" not in text, path
 
@@ -167,18 +131,19 @@ def test_answers_reach_pyproject_and_the_makefile_holds_none(baked):
     assert (project / "Makefile").read_bytes() == (TEMPLATE / "{{cookiecutter.repo_name}}" / "Makefile").read_bytes()
 
 
-def test_prefect_layer_is_byte_identical_to_the_template_and_the_user_package_holds_kedro_code(baked):
+def test_the_prefect_layer_is_the_vendored_wheel_and_the_user_package_holds_kedro_code(baked):
     project, _, _, package = baked
-    source = TEMPLATE / "{{cookiecutter.repo_name}}" / "src" / "kedro_prefect"
-    baked_layer = project / "src" / "kedro_prefect"
-    files = sorted(path.relative_to(baked_layer) for path in baked_layer.rglob("*") if path.is_file())
-    assert files
-    for relative in files:
-        assert (baked_layer / relative).read_bytes() == (source / relative).read_bytes(), relative
+    assert not (project / "src" / "kedro_prefect").exists()
+    (wheel,) = (project / "vendor").glob("kedro_prefect-*.whl")
+    assert wheel.read_bytes() == (TEMPLATE / "{{cookiecutter.repo_name}}" / "vendor" / wheel.name).read_bytes()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert "kedro-prefect>=0.3.0,<0.4" in pyproject["project"]["dependencies"]
+    assert pyproject["tool"]["uv"]["find-links"] == ["vendor"]
     user_package = {
         path.relative_to(project / "src" / package).parts[0] for path in (project / "src" / package).rglob("*.py")
     }
     assert user_package == {"__init__.py", "__main__.py", "pipeline_registry.py", "pipelines", "settings.py"}
+    assert {path.name for path in (project / "src").iterdir()} == {package}
     assert (project / "register_prefect_flow.py").read_bytes() == (
         TEMPLATE / "{{cookiecutter.repo_name}}" / "register_prefect_flow.py"
     ).read_bytes()

@@ -1,8 +1,9 @@
-"""A project generated before the Prefect layer became `src/kedro_prefect/` updates with `copier update`
-to the new layout, and still deploys and runs.
+"""A project generated from an older layout of the template updates with `copier update` to today's,
+where the Prefect layer is the kedro-prefect dependency, and still deploys and runs.
 
-The old template is this repository's own last commit with `src/<package>/prefect_flow/`, read from
-git history; the new one is the working tree as git would give it.
+Two older layouts, each this repository's own last commit with it, read from git history: the layer
+inside the user's package (`src/<package>/prefect_flow/`), and the layer copied into every project
+(`src/kedro_prefect/`). The new template is the working tree as git would give it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import yaml
 
 from tests.helpers import DEV_BIN, OUTPUTS, TEMPLATE, Project, copy_template, project_env, run
 
-OLD_LAYOUT_COMMIT = "ac400af"  # "Tidy after review: one planning core ...": the last prefect_flow/ layout
+OLD_LAYOUTS = {
+    "prefect_flow": "ac400af",  # "Tidy after review: one planning core ...": the last src/<package>/prefect_flow/
+    "copied_layer": "78d09d3",  # "make lint type-checks the Prefect layer ...": the last src/kedro_prefect/ copy
+}
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -23,29 +27,26 @@ def git(*args: str, cwd: Path) -> str:
     return run(command, cwd=cwd, timeout=60).stdout
 
 
-@pytest.fixture(scope="module")
-def template_history(tmp_path_factory) -> Path:
-    """A git repository of the template: v1.0.0 the old layout, v2.0.0 the new one."""
+@pytest.fixture(scope="module", params=sorted(OLD_LAYOUTS))
+def template_history(request, tmp_path_factory) -> tuple[str, Path]:
+    """A git repository of the template: v1.0.0 an old layout, v2.0.0 today's."""
+    old_commit = OLD_LAYOUTS[request.param]
     repo = tmp_path_factory.mktemp("history") / "kedro-prefect-starter"
     repo.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", OLD_LAYOUT_COMMIT], cwd=TEMPLATE, capture_output=True, timeout=60, check=False
-    )
+    archive = subprocess.run(["git", "archive", old_commit], cwd=TEMPLATE, capture_output=True, timeout=60, check=False)
     if archive.returncode != 0:
-        pytest.fail(
-            f"git cannot read commit {OLD_LAYOUT_COMMIT}; this test needs the repository's history (a full clone)"
-        )
+        pytest.fail(f"git cannot read commit {old_commit}; this test needs the repository's history (a full clone)")
     subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True, timeout=60)
     git("init", "--quiet", "--initial-branch=main", cwd=repo)
     git("add", "--all", "--force", cwd=repo)
-    git("commit", "--quiet", "-m", "v1.0.0: prefect_flow/ inside the user's package", cwd=repo)
+    git("commit", "--quiet", "-m", f"v1.0.0: {request.param}", cwd=repo)
     git("tag", "v1.0.0", cwd=repo)
     git("rm", "--quiet", "-r", ".", cwd=repo)
     copy_template(repo)
     git("add", "--all", "--force", cwd=repo)
-    git("commit", "--quiet", "-m", "v2.0.0: src/kedro_prefect/", cwd=repo)
+    git("commit", "--quiet", "-m", "v2.0.0: the kedro-prefect dependency", cwd=repo)
     git("tag", "v2.0.0", cwd=repo)
-    return repo
+    return request.param, repo
 
 
 def copier(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -53,18 +54,24 @@ def copier(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_copier_update_moves_an_old_project_to_the_new_layout_and_it_still_runs(tmp_path, template_history):
+    layout, history = template_history
     path = tmp_path / "old-ledger"
     copier("copy", "--trust", "--defaults", "--quiet", "--vcs-ref=v1.0.0", "--data=project_name=Old Ledger",
-           str(template_history), str(path), cwd=tmp_path)  # fmt: skip
-    assert (path / "src" / "old_ledger" / "prefect_flow" / "flow.py").is_file()
+           str(history), str(path), cwd=tmp_path)  # fmt: skip
+    old_layer = {
+        "prefect_flow": path / "src" / "old_ledger" / "prefect_flow",
+        "copied_layer": path / "src" / "kedro_prefect",
+    }[layout]
+    assert (old_layer / ("flow.py" if layout == "prefect_flow" else "execution/flow.py")).is_file()
     git("init", "--quiet", "--initial-branch=main", cwd=path)
     git("add", "--all", cwd=path)
     git("commit", "--quiet", "-m", "Project from the old template", cwd=path)
 
     copier("update", "--trust", "--defaults", "--quiet", "--vcs-ref=v2.0.0", cwd=path)
 
-    assert not (path / "src" / "old_ledger" / "prefect_flow").exists()
-    assert (path / "src" / "kedro_prefect" / "execution" / "flow.py").is_file()
+    assert not old_layer.exists()
+    assert sorted(child.name for child in (path / "src").iterdir()) == ["old_ledger"]
+    assert len(list((path / "vendor").glob("kedro_prefect-*.whl"))) == 1
     assert yaml.safe_load((path / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
     leftovers = [p.name for p in path.rglob("*") if p.suffix in {".rej", ".orig"}]
     assert leftovers == []

@@ -5,7 +5,7 @@
     python register_prefect_flow.py --pipeline data_processing --deployment-name dp --version 1.0
 
 The successor of the script on Kedro's old Prefect page, with the same options, for Prefect 3. It is
-``kedro prefect deploy`` (and ``make deploy``): the code lives in ``src/kedro_prefect/``.
+``kedro prefect deploy`` (and ``make deploy``): the code lives in the kedro-prefect package.
 """
 
 import os

@@ -1,0 +1,97 @@
+"""The kedro-prefect wheel the template ships in vendor/ is what kedro-prefect/ builds today, passes
+twine's checks, and is the release the generated project's pyproject.toml asks for; the template's
+own files that describe the layer (the example prefect.yml, the flow parameter table) agree with it."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from kedro_prefect.config import load_prefect_config
+from kedro_prefect.options import RunOptions
+from packaging.requirements import Requirement
+
+from tests.helpers import DEV_BIN, TEMPLATE
+
+PROJECT_TREE = TEMPLATE / "{{cookiecutter.repo_name}}"
+(VENDORED,) = (PROJECT_TREE / "vendor").glob("kedro_prefect-*.whl")
+
+
+def _contents(wheel: Path) -> dict[str, bytes]:
+    """Every file of the wheel but the two that name the build tool's version (WHEEL) or hash them (RECORD)."""
+    with zipfile.ZipFile(wheel) as archive:
+        return {
+            name: archive.read(name)
+            for name in archive.namelist()
+            if not name.endswith((".dist-info/WHEEL", ".dist-info/RECORD"))
+        }
+
+
+@pytest.fixture(scope="module")
+def fresh_build(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [str(DEV_BIN / "uv"), "build", "--quiet", "--out-dir", str(out), str(TEMPLATE / "kedro-prefect")],
+        check=True,
+        timeout=300,
+    )
+    return out
+
+
+def test_the_vendored_wheel_is_what_kedro_prefect_builds_today(fresh_build):
+    (built,) = fresh_build.glob("*.whl")
+    assert built.name == VENDORED.name, "kedro-prefect's version changed: run `make wheel` and commit vendor/"
+    built_files, vendored_files = _contents(built), _contents(VENDORED)
+    stale = sorted(
+        name for name in built_files.keys() | vendored_files.keys() if built_files.get(name) != vendored_files.get(name)
+    )
+    assert stale == [], f"the vendored wheel is stale in {stale[:5]}: run `make wheel` and commit vendor/"
+
+
+def test_twine_accepts_the_wheel_and_the_sdist(fresh_build):
+    result = subprocess.run(
+        [
+            str(DEV_BIN / "twine"),
+            "check",
+            "--strict",
+            *map(str, sorted([*fresh_build.glob("*.whl"), *fresh_build.glob("*.tar.gz")])),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == 2
+
+
+def test_the_generated_project_asks_for_the_vendored_release():
+    pyproject = tomllib.loads(
+        (PROJECT_TREE / "pyproject.toml").read_text().replace("{{ cookiecutter.python_package }}", "package")
+    )
+    (pin,) = [Requirement(text) for text in pyproject["project"]["dependencies"] if text.startswith("kedro-prefect")]
+    assert VENDORED.name.split("-")[1] in pin.specifier
+    for extra in ("dask", "docker"):
+        (wanted,) = [Requirement(text) for text in pyproject["project"]["optional-dependencies"][extra]]
+        assert (wanted.name, wanted.extras, wanted.specifier) == ("kedro-prefect", {extra}, pin.specifier)
+
+
+def test_the_example_prefect_yml_is_valid_and_lists_the_example_deployments(tmp_path):
+    (tmp_path / "conf" / "base").mkdir(parents=True)
+    (tmp_path / "conf" / "local").mkdir()
+    (tmp_path / "conf" / "base" / "prefect.yml").write_bytes(
+        (PROJECT_TREE / "conf" / "base" / "prefect.yml").read_bytes()
+    )
+    config = load_prefect_config(tmp_path, "base")
+    assert [deployment.name for deployment in config.deployments] == ["default", "daily-reports"]
+    assert config.deployment("daily-reports").schedule.cron == "0 6 * * *"
+
+
+def test_generated_readme_lists_exactly_the_models_options():
+    readme = (PROJECT_TREE / "README.md").read_text()
+    assert RunOptions.reference_table() in readme, (
+        "README's flow parameter table is stale: paste RunOptions.reference_table()"
+    )
