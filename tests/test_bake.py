@@ -57,6 +57,12 @@ tests/test_deploy.py
 vendor/kedro_prefect-{layer}-py3-none-any.whl
 """.split()
 
+
+def expected_files(package: str) -> set[str]:
+    """The file list of a project whose python_package is `package`."""
+    return {name.format(pkg=package, layer=LAYER_VERSION) for name in EXPECTED_FILES}
+
+
 # (answers, expected repo_name, expected python_package)
 MATRIX = [
     ({}, "kedro-prefect-project", "kedro_prefect_project"),
@@ -104,7 +110,7 @@ def test_folder_and_package_names(baked):
 def test_exact_file_list(baked):
     project, _, _, package = baked
     found = sorted(path.relative_to(project).as_posix() for path in all_files(project))
-    assert found == sorted(name.format(pkg=package, layer=LAYER_VERSION) for name in EXPECTED_FILES)
+    assert found == sorted(expected_files(package))
 
 
 def test_nothing_left_unrendered(baked):

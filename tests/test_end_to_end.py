@@ -7,14 +7,17 @@ server and a process worker started by `make up` on a free port, a deployment, a
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from tests.helpers import (
+    DEV_BIN,
     OUTPUTS,
     TEMPLATE,
     Project,
@@ -323,6 +326,36 @@ def test_make_kedro_run_is_plain_kedro_run_and_make_worker_is_make_agent(project
     assert result.stdout.split("\n", 1)[0].endswith("/kedro run --pipelines data_processing ")  # plain `kedro run`
     dry = {target: project.make("-n", target).stdout for target in ("agent", "worker")}
     assert dry["worker"] == dry["agent"] and "kedro_prefect agent" in dry["agent"]
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    """The project's own files: not its venv, Prefect state, data or vendor/."""
+    skipped = {".venv", "venv", ".prefect", "data", "vendor", ".pytest_cache", ".ruff_cache", "__pycache__"}
+    return {
+        file.relative_to(path).as_posix(): file.read_bytes()
+        for file in path.rglob("*")
+        if file.is_file() and not skipped & set(file.relative_to(path).parts) and ".egg-info" not in file.as_posix()
+    }
+
+
+def test_make_update_layer_takes_the_newest_allowed_release_and_changes_no_file(installed, tmp_path):
+    source = shutil.copytree(
+        TEMPLATE / "kedro-prefect", tmp_path / "kedro-prefect", ignore=shutil.ignore_patterns("dist")
+    )
+    init = source / "src" / "kedro_prefect" / "__init__.py"
+    init.write_text(init.read_text().replace('__version__ = "0.3.0"', '__version__ = "0.3.1"'))
+    run([str(DEV_BIN / "uv"), "build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source)])
+    (newer,) = (tmp_path / "dist").glob("kedro_prefect-0.3.1-*.whl")
+    before = _tree(installed.path)
+    shutil.copy(newer, installed.path / "vendor" / newer.name)  # as a release on PyPI would be found
+    try:
+        result = installed.make("update-layer", timeout=300)
+        assert result.stdout.strip().splitlines()[-1] == "kedro-prefect 0.3.1"
+        assert _tree(installed.path) == before
+    finally:
+        (installed.path / "vendor" / newer.name).unlink()
+        run([str(installed.venv / "bin" / "uv"), "pip", "install", "--quiet", "--python", str(installed.venv / "bin" / "python"),
+             "kedro-prefect==0.3.0"], cwd=installed.path, env=installed.env)  # fmt: skip
 
 
 def test_kedro_prefect_commands_and_the_deploy_script(project):

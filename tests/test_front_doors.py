@@ -24,7 +24,7 @@ from hooks.next_steps import next_steps
 from scripts import generate_front_doors
 from tests.helpers import DEV_BIN, OUTPUTS, TEMPLATE, Project, bake, copy_template, project_env, run
 from tests.test_answers import BAD_ANSWERS, GOOD
-from tests.test_bake import EXPECTED_FILES, MATRIX, all_files
+from tests.test_bake import MATRIX, all_files, expected_files
 
 # The template change v1.1.0 brings, and the user's own edits it must not lose.
 TEMPLATE_OLD_LINE = "WORKER_POLL_SECONDS ?= 1\n"
@@ -155,7 +155,7 @@ def test_post_gen_hook_prints_the_next_steps_and_leaves_no_file(tmp_path, capfd)
 
     assert capfd.readouterr().out == next_steps("rocket-launch-planner") + "\n"
     assert list(tmp_path.iterdir()) == [project]
-    expected = {name.format(pkg="rocket_launch_planner") for name in EXPECTED_FILES}
+    expected = expected_files("rocket_launch_planner")
     assert {str(path.relative_to(project)) for path in all_files(project)} == expected
 
 
@@ -184,7 +184,7 @@ def test_copier_renders_what_cookiecutter_renders(tmp_path, template_dir, answer
     assert "Next steps:" not in copied.stdout
 
     assert differences(from_cookiecutter, from_copier, ignore={".copier-answers.yml"}) == []
-    expected = {name.format(pkg=package) for name in EXPECTED_FILES} | {".copier-answers.yml"}
+    expected = expected_files(package) | {".copier-answers.yml"}
     assert {str(path.relative_to(from_copier)) for path in all_files(from_copier)} == expected
     recorded = yaml.safe_load((from_copier / ".copier-answers.yml").read_text())
     assert (recorded["repo_name"], recorded["python_package"]) == (repo_name, package)

@@ -4,6 +4,7 @@ own files that describe the layer (the example prefect.yml, the flow parameter t
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tomllib
 import zipfile
@@ -95,3 +96,10 @@ def test_generated_readme_lists_exactly_the_models_options():
     assert RunOptions.reference_table() in readme, (
         "README's flow parameter table is stale: paste RunOptions.reference_table()"
     )
+
+
+def test_the_readmes_ask_for_the_same_release_range_as_the_generated_project():
+    pyproject = (PROJECT_TREE / "pyproject.toml").read_text()
+    (pin,) = re.findall(r'"(kedro-prefect>=[^"]+)"', pyproject)
+    for readme in (TEMPLATE / "README.md", PROJECT_TREE / "README.md"):
+        assert f"`{pin}`" in readme.read_text() or f'"{pin}"' in readme.read_text(), readme
