@@ -242,7 +242,7 @@ def test_copier_at_a_terminal_shows_the_message_and_asks_again(tmp_path, templat
     # The next steps name the folder copier wrote to (as typed), not the repo_name answer.
     assert next_steps(str(destination)) + "\n" in text
     assert (destination / "src" / "terminal_project" / "pipeline_registry.py").is_file()
-    assert (destination / "src" / "kedro_prefect" / "execution" / "flow.py").is_file()
+    assert len(list((destination / "vendor").glob("kedro_prefect-*.whl"))) == 1  # the layer, as a wheel
 
 
 # --- copier update ---------------------------------------------------------------------------
@@ -443,7 +443,7 @@ def test_kedro_new_asks_the_prompts_of_prompts_yml(tmp_path, template_dir):
     project = tmp_path / "comet-tail-survey"
     assert next_steps("comet-tail-survey") + "\n" in result.stdout
     assert (project / "src" / "comet_tail_survey" / "pipeline_registry.py").is_file()
-    assert (project / "src" / "kedro_prefect" / "execution" / "flow.py").is_file()
+    assert len(list((project / "vendor").glob("kedro_prefect-*.whl"))) == 1  # the layer, as a wheel
     # Without --telemetry the template's own answer applies: no consent, so Kedro never asks.
     assert yaml.safe_load((project / ".telemetry").read_text()) == {"consent": False}
 

@@ -135,3 +135,19 @@ def test_the_lock_is_compiled_when_missing_or_older_than_pyproject_and_kept_othe
     assert lock_dependencies(project).read_text() == "# kept\n"  # newer than pyproject.toml: untouched
     os.utime(pyproject, (lock.stat().st_mtime + 10,) * 2)
     assert "uv pip compile" in lock_dependencies(project).read_text()  # older: compiled again
+
+
+def test_a_newer_wheel_in_vendor_compiles_the_lock_again(project):
+    """`make update-layer` installs a newer kedro-prefect from vendor/: the image must get it too."""
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "ledger"\nversion = "0.1"\ndependencies = []\n')
+    lock = lock_dependencies(project)
+    lock.write_text("# kept\n")
+    os.utime(pyproject, (lock.stat().st_mtime - 10,) * 2)
+    (project.path / "vendor").mkdir()
+    wheel = project.path / "vendor" / "kedro_prefect-0.3.1-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    os.utime(wheel, (lock.stat().st_mtime - 5,) * 2)
+    assert lock_dependencies(project).read_text() == "# kept\n"  # the wheel is older than the lock
+    os.utime(wheel, (lock.stat().st_mtime + 10,) * 2)
+    assert "uv pip compile" in lock_dependencies(project).read_text()  # newer: compiled again

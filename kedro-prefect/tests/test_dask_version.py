@@ -7,9 +7,10 @@ import contextvars
 import re
 
 import pytest
-from prefect_dask import DaskTaskRunner
 
 from kedro_prefect.execution.dask import TESTED_PREFECT_DASK, DaskUnavailable, check_prefect_dask_version
+
+DaskTaskRunner = pytest.importorskip("prefect_dask").DaskTaskRunner  # with the [dask] extra only
 
 
 @pytest.mark.parametrize("installed", ["0.3.6", "0.4.0", "1.0.0"])

@@ -24,6 +24,7 @@ def test_the_tests_run_against_the_installed_wheel_not_a_source_tree():
     installed = distribution("kedro-prefect")
     files = {Path(installed.locate_file(file)).resolve() for file in installed.files or []}
     assert (PACKAGE / "cli.py").resolve() in files
+    assert (PACKAGE / "py.typed").resolve() in files  # projects type-check against it
     assert installed.version == kedro_prefect.__version__
     entry_points = {(point.group, point.name, point.value) for point in installed.entry_points}
     assert ("kedro.project_commands", "prefect", "kedro_prefect.cli:commands") in entry_points

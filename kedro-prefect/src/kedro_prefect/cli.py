@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class LayerCommand(click.Command):
     """A command whose layer errors (``KedroPrefectError``) print as one ``Error: ...`` line and exit 1.
 
-    The layer raises them and never formats for a terminal; this is the one place they meet click.
+    The layer raises them; this is the one place they become click's errors.
     """
 
     def invoke(self, ctx: click.Context) -> object:

@@ -1,9 +1,9 @@
 """The layer's one error base, and the one place that reads pydantic's errors.
 
 Every mistake a user can fix (a bad answer in prefect.yml, a flow parameter, a missing server) is a
-``KedroPrefectError`` whose message names the problem and the fix. The layer raises them and never
-formats for a terminal; ``cli`` turns them into one ``Error: ...`` line and exit status 1, and in a
-flow run they end the run Failed with the same message.
+``KedroPrefectError`` whose message names the problem and the fix. The layer raises them; only
+``cli`` turns them into one ``Error: ...`` line and exit status 1, and in a flow run they end the
+run Failed with the same message.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ INSTALL_HINT = "pip install -e '.[dask]'"
 
 
 class DaskUnavailable(KedroPrefectError):
-    """prefect-dask is not installed; the message says how to install it."""
+    """prefect-dask is not installed, or not a release this layer was tested with; the message says what to install."""
 
 
 _HOOKS_LOCK = threading.Lock()

@@ -159,12 +159,15 @@ def plan(
     configs = {overrides.get("env"): load_prefect_config(project.path, overrides.get("env"))}
     deployments = selected_deployments(project, configs[overrides.get("env")], deployment_name, overrides, run_options)
     node_names, tags = all_nodes_and_tags()
+    checked: set[str | None] = set()
     planned = []
     for entry in deployments:
         if entry.env not in configs:
             configs[entry.env] = load_prefect_config(project.path, entry.env)
         execution = configs[entry.env].execution
-        check_override_names(execution, node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
+        if entry.env not in checked:
+            check_override_names(execution, node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
+            checked.add(entry.env)
         selected_pipeline(entry.run_options())
         planned.append(Planned(entry, execution, entry.work_pool or project.work_pool))
     for item in planned:
@@ -250,7 +253,7 @@ def register(project: KedroProject, planned: list[Planned], variables: dict[str,
         entry = item.entry
         deployment = flow.to_deployment(
             name=entry.name,
-            work_pool_name=entry.work_pool,
+            work_pool_name=item.work_pool,
             work_queue_name=entry.work_queue,
             parameters=entry.flow_parameters(),
             job_variables=variables[entry.name],
@@ -261,13 +264,14 @@ def register(project: KedroProject, planned: list[Planned], variables: dict[str,
             description=entry.description or f"Kedro pipeline '{entry.pipeline}' of {project.project_name}",
         )
         strict_parameter_schema(deployment)
-        built.append((entry, deployment))
+        built.append((item, deployment))
     with _HeldInterrupt():
-        for entry, deployment in built:
-            deployment_id = deployment.apply(work_pool_name=entry.work_pool)
+        for item, deployment in built:
+            entry = item.entry
+            deployment_id = deployment.apply(work_pool_name=item.work_pool)
             click.echo(
                 f"Registered deployment '{flow.name}/{entry.name}' ({deployment_id}): pipeline "
-                f"'{entry.pipeline}' on {entry.work_pool}/{entry.work_queue}. "
+                f"'{entry.pipeline}' on {item.work_pool}/{entry.work_queue}. "
                 f"Run it with `make run DEPLOYMENT={entry.name}`"
             )
     return flow.name

@@ -74,10 +74,11 @@ def require_engine(engine: str) -> str:
 
 
 def lock_dependencies(project: KedroProject) -> Path:
-    """``requirements.lock``, compiled again when ``pyproject.toml`` is newer."""
+    """``requirements.lock``, compiled again when ``pyproject.toml`` or a wheel in ``vendor/`` is newer
+    (a newer kedro-prefect there is what ``make update-layer`` installs)."""
     lock = project.path / LOCK_FILE
-    pyproject = project.path / "pyproject.toml"
-    if lock.exists() and lock.stat().st_mtime >= pyproject.stat().st_mtime:
+    sources = [project.path / "pyproject.toml", *(project.path / "vendor").glob("*.whl")]
+    if lock.exists() and lock.stat().st_mtime >= max(source.stat().st_mtime for source in sources):
         return lock
     beside_python = Path(sys.executable).with_name("uv")  # the project's venv, active or not
     uv = str(beside_python) if beside_python.is_file() else shutil.which("uv")
@@ -86,7 +87,7 @@ def lock_dependencies(project: KedroProject) -> Path:
     click.echo(f"Locking the dependencies of pyproject.toml into {LOCK_FILE} (Python {LOCK_PYTHON})")
     compiling = lock.with_name(f"{LOCK_FILE}.tmp")  # never a half-written lock
     compiled = subprocess.run(  # relative paths: uv writes its command line into the lock's header
-        [uv, "pip", "compile", "--quiet", "--python-version", LOCK_PYTHON, pyproject.name, "-o", compiling.name],
+        [uv, "pip", "compile", "--quiet", "--python-version", LOCK_PYTHON, "pyproject.toml", "-o", compiling.name],
         cwd=project.path,
         capture_output=True,
         text=True,

@@ -26,7 +26,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from ..errors import KedroPrefectError
-from ..options import InvalidRunOptions, RunOptions
+from ..options import RunOptions
 from .server import require_server, ui_url
 
 UNPOLLED_QUEUE_SECONDS = 30.0
@@ -48,10 +48,7 @@ def parse_params(params_json: str | None) -> dict | None:
         ) from None
     if not isinstance(parameters, dict):
         raise KedroPrefectError(f"--params must be a JSON object of flow parameters, not {type(parameters).__name__}")
-    try:  # the flow's own model of its parameters: refused here, before a run exists
-        RunOptions.parse(parameters, source="--params")
-    except InvalidRunOptions:
-        raise
+    RunOptions.parse(parameters, source="--params")  # the flow's own model: refused here, before a run exists
     return parameters
 
 
