@@ -19,6 +19,20 @@ MODULES = sorted(
 )
 
 
+def fresh_python(script: str, cwd: Path | None = None) -> str:
+    """The last line ``script`` prints in a new interpreter of this environment, with a bare environment."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "KEDRO_DISABLE_TELEMETRY": "true", "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.splitlines()[-1]
+
+
 def test_the_tests_run_against_the_installed_wheel_not_a_source_tree():
     """``make test-layer`` installs the built wheel: the package imported here is its files."""
     installed = distribution("kedro-prefect")
@@ -48,20 +62,7 @@ def test_importing_every_module_outside_a_project_has_no_side_effects(tmp_path):
         "assert project.PACKAGE_NAME is None, project.PACKAGE_NAME\n"
         "print('ok', len(sys.argv))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "KEDRO_DISABLE_TELEMETRY": "true",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines()[-1] == "ok 1"  # (Kedro itself logs which logging config it uses)
+    assert fresh_python(script, cwd=tmp_path) == "ok 1"  # (Kedro itself logs which logging config it uses)
     assert list(tmp_path.iterdir()) == []  # nothing written either
 
 
@@ -82,19 +83,7 @@ def test_shared_types_scheduling_and_grouping_import_without_prefect():
         "    importlib.import_module(name)\n"
         "print(sorted(name for name in sys.modules if name == 'prefect' or name.startswith('prefect.')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "KEDRO_DISABLE_TELEMETRY": "true",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines()[-1] == "[]"
+    assert fresh_python(script) == "[]"
 
 
 def test_execution_never_imports_operations():
