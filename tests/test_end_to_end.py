@@ -344,7 +344,10 @@ def test_make_update_layer_takes_the_newest_allowed_release_and_changes_no_file(
     )
     init = source / "src" / "kedro_prefect" / "__init__.py"
     init.write_text(init.read_text().replace('__version__ = "0.3.0"', '__version__ = "0.3.1"'))
-    run([str(DEV_BIN / "uv"), "build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source)])
+    run(
+        [str(DEV_BIN / "uv"), "build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source)],
+        cwd=tmp_path,
+    )
     (newer,) = (tmp_path / "dist").glob("kedro_prefect-0.3.1-*.whl")
     before = _tree(installed.path)
     shutil.copy(newer, installed.path / "vendor" / newer.name)  # as a release on PyPI would be found
@@ -428,6 +431,7 @@ def test_generated_project_lint_and_help(project):
     assert targets == [
         "help",
         "install",
+        "update-layer",
         "server",
         "agent",
         "worker",
