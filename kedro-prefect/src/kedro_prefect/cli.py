@@ -25,29 +25,27 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class LayerCommand(click.Command):
-    """A command whose layer errors (``KedroPrefectError``) print as one ``Error: ...`` line and exit 1.
+class _LayerErrors(click.Command):
+    """Layer errors (``KedroPrefectError``) print as one ``Error: ...`` line and exit 1.
 
     The layer raises them; this is the one place they become click's errors.
     """
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KedroPrefectError as error:
             raise click.ClickException(str(error)) from None
 
 
-class LayerGroup(click.Group):
-    """``kedro prefect``: its own callback and every command in it go through ``LayerCommand``."""
+class LayerCommand(_LayerErrors):
+    """A ``kedro prefect`` command."""
+
+
+class LayerGroup(_LayerErrors, click.Group):
+    """``kedro prefect``: its own callback and every command in it (``LayerCommand``) turn layer errors into one line."""
 
     command_class = LayerCommand
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except KedroPrefectError as error:
-            raise click.ClickException(str(error)) from None
 
 
 def entered_project() -> KedroProject:
