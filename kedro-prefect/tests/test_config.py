@@ -240,8 +240,7 @@ def test_run_options_that_are_set_win_over_the_execution_settings_and_the_rest_s
         {"max_workers": 3, "group_by": "namespace", "dask": {"address": "tcp://file:8786", "n_workers": 4}}
     )
     assert execution.for_run(RunOptions()) == execution
-    assert execution.dask_if_used is None
     run = execution.for_run(RunOptions(max_workers=7, task_runner="dask", dask_address="tcp://run:8786"))
     assert (run.max_workers, run.group_by, run.task_runner) == (7, "namespace", "dask")
-    assert run.dask_if_used == execution.dask.model_copy(update={"address": "tcp://run:8786"})
+    assert run.dask == execution.dask.model_copy(update={"address": "tcp://run:8786"})
     assert execution.max_workers == 3 and execution.dask.address == "tcp://file:8786"  # the file's own is untouched

@@ -97,11 +97,6 @@ class ExecutionConfig(_Strict):
             update["dask"] = self.dask.model_copy(update={"address": options.dask_address})
         return self.model_copy(update=update)
 
-    @property
-    def dask_if_used(self) -> DaskConfig | None:
-        """The Dask settings when this execution runs on Dask, else None."""
-        return self.dask if self.task_runner == "dask" else None
-
     def task_options(self, node: Node) -> dict[str, Any]:
         """Defaults, then the node's tags in alphabetical order, then the node's own entry."""
         options = self.task_defaults.as_options()

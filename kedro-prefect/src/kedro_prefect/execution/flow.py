@@ -40,7 +40,7 @@ ENTRYPOINT = f"{__name__}.project_flow"
 
 def execution_strategy(execution: ExecutionConfig, project_path: Path, package: str) -> ExecutionStrategy:
     """Threads in the flow's process, or Dask when this run's execution says so."""
-    if execution.dask_if_used is None:
+    if execution.task_runner != "dask":
         return ThreadsExecution()
     from .dask import DaskExecution, dask_task_runner_class
 

@@ -3,8 +3,8 @@
 Kedro 1.x has no public API for either: where a failed run resumes (its runners print it, they
 do not return it), and the hook manager a ``KedroSession`` builds (needed again on a Dask worker,
 where no session runs). kedro-prefect's ``tests/test_kedro_internals.py`` checks them against the
-installed Kedro, so an upgrade that renames or reshapes them fails there, not in a flow run; an
-installed Kedro without them is refused with one line.
+installed Kedro, so an upgrade that renames or reshapes them fails there, not in a flow run
+(kedro-prefect's requirements keep Kedro below 2).
 """
 
 from __future__ import annotations
@@ -12,18 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
-from ..errors import KedroPrefectError
-
-try:
-    from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks, _register_hooks_entry_points
-    from kedro.runner.runner import _find_nodes_to_resume_from
-except ImportError as error:  # a Kedro outside kedro-prefect's range
-    from kedro import __version__ as kedro_version
-
-    raise KedroPrefectError(
-        f"Kedro {kedro_version} lacks {error.name or 'a function'} that kedro-prefect uses: install the Kedro "
-        "its requirements allow (pip install 'kedro>=1.7,<2')."
-    ) from None
+from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks, _register_hooks_entry_points
+from kedro.runner.runner import _find_nodes_to_resume_from
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol

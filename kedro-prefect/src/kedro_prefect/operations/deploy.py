@@ -14,6 +14,7 @@ the project, wherever that sits. Three steps, so that nothing is half-applied:
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ class Planned:
     entry: DeploymentConfig
     execution: ExecutionConfig
     """The execution settings of the deployment's Kedro environment."""
-    work_pool: str
-    """The entry's work pool, else the project's."""
+
+    @property
+    def work_pool(self) -> str:
+        """The entry's work pool (``selected_deployments`` gives every entry one)."""
+        assert self.entry.work_pool is not None
+        return self.entry.work_pool
 
 
 def one_edit_apart(a: str, b: str) -> bool:
@@ -123,8 +128,7 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
 
     options = entry.run_options()
     execution = execution.for_run(options)
-    config = execution.dask_if_used
-    if config is None:
+    if execution.task_runner != "dask":
         return
     pipeline = selected_pipeline(options)
     kedro_logger = logging.getLogger("kedro")
@@ -140,7 +144,7 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
         kedro_logger.setLevel(level)
     try:
         units = initial_units(pipeline, execution.group_by)
-        plan = describe_policy(pipeline, catalog, config.memory_datasets, units)
+        plan = describe_policy(pipeline, catalog, execution.dask.memory_datasets, units)
     except MemoryDatasetsError as error:
         raise PrefectConfigError(f"Deployment '{entry.name}': {error}") from None
     if plan:
@@ -156,20 +160,17 @@ def plan(
 
     configure_kedro(project.package_name)
     # Each Kedro environment's prefect.yml is loaded (and its environment checked) once.
-    configs = {overrides.get("env"): load_prefect_config(project.path, overrides.get("env"))}
-    deployments = selected_deployments(project, configs[overrides.get("env")], deployment_name, overrides, run_options)
+    config_of = functools.cache(functools.partial(load_prefect_config, project.path))
+    deployments = selected_deployments(
+        project, config_of(overrides.get("env")), deployment_name, overrides, run_options
+    )
     node_names, tags = all_nodes_and_tags()
-    checked: set[str | None] = set()
     planned = []
     for entry in deployments:
-        if entry.env not in configs:
-            configs[entry.env] = load_prefect_config(project.path, entry.env)
-        execution = configs[entry.env].execution
-        if entry.env not in checked:
-            check_override_names(execution, node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
-            checked.add(entry.env)
+        execution = config_of(entry.env).execution
+        check_override_names(execution, node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
         selected_pipeline(entry.run_options())
-        planned.append(Planned(entry, execution, entry.work_pool or project.work_pool))
+        planned.append(Planned(entry, execution))
     for item in planned:
         check_dask_memory(project, item.entry, item.execution)
     return planned

@@ -11,7 +11,6 @@ the worker started from), else the folder the deployment was registered from.
 from __future__ import annotations
 
 import os
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,7 @@ def _tell_the_flow_run(message: str) -> None:
     the worker's output, and the run's state says no more than that the process exited.
     Best effort: the step's own exception follows either way.
     """
-    from datetime import datetime
+    from datetime import UTC, datetime
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
