@@ -24,6 +24,11 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 DEV_BIN = Path(sys.executable).parent
 
 
+(LAYER_WHEEL,) = (TEMPLATE / "{{cookiecutter.repo_name}}" / "vendor").glob("kedro_prefect-*.whl")
+"""The kedro-prefect wheel the template ships to every project (exactly one)."""
+LAYER_VERSION = LAYER_WHEEL.name.split("-")[1]
+
+
 def template_files() -> list[str]:
     """The template as a clone of this repository holds it: tracked files and new, unignored ones."""
     listing = subprocess.run(

@@ -13,7 +13,7 @@ import tomllib
 
 import yaml
 
-from tests.helpers import DEV_BIN, TEMPLATE, Background, Project, project_env, run, wait_until_healthy
+from tests.helpers import DEV_BIN, LAYER_WHEEL, TEMPLATE, Background, Project, project_env, run, wait_until_healthy
 
 LAYER = TEMPLATE / "{{cookiecutter.repo_name}}"
 
@@ -64,8 +64,7 @@ def adopt_by_the_readme(project) -> None:
     """The README's steps, one by one."""
     # 1. Copy the layer's wheel, the Makefile, prefect.toml, the deploy test and prefect.yml from the template.
     (project / "vendor").mkdir()
-    for wheel in (LAYER / "vendor").glob("kedro_prefect-*.whl"):
-        shutil.copy(wheel, project / "vendor" / wheel.name)
+    shutil.copy(LAYER_WHEEL, project / "vendor" / LAYER_WHEEL.name)
     for name in ("Makefile", "prefect.toml"):
         shutil.copy(LAYER / name, project / name)
     (project / "tests").mkdir(exist_ok=True)

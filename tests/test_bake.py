@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
-from tests.helpers import TEMPLATE, bake
-
-LAYER_VERSION = next((TEMPLATE / "{{cookiecutter.repo_name}}" / "vendor").glob("kedro_prefect-*.whl")).name.split("-")[
-    1
-]
+from tests.helpers import LAYER_VERSION, TEMPLATE, bake
 
 # Every file a project contains; {pkg} is the python_package answer.
 EXPECTED_FILES = """
@@ -143,7 +140,8 @@ def test_the_prefect_layer_is_the_vendored_wheel_and_the_user_package_holds_kedr
     (wheel,) = (project / "vendor").glob("kedro_prefect-*.whl")
     assert wheel.read_bytes() == (TEMPLATE / "{{cookiecutter.repo_name}}" / "vendor" / wheel.name).read_bytes()
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert "kedro-prefect>=0.3.0,<0.4" in pyproject["project"]["dependencies"]
+    (layer,) = [Requirement(text) for text in pyproject["project"]["dependencies"] if text.startswith("kedro-prefect")]
+    assert LAYER_VERSION in layer.specifier
     assert pyproject["tool"]["uv"]["find-links"] == ["vendor"]
     user_package = {
         path.relative_to(project / "src" / package).parts[0] for path in (project / "src" / package).rglob("*.py")

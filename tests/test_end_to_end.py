@@ -18,6 +18,7 @@ import yaml
 
 from tests.helpers import (
     DEV_BIN,
+    LAYER_VERSION,
     OUTPUTS,
     TEMPLATE,
     Project,
@@ -343,22 +344,24 @@ def test_make_update_layer_takes_the_newest_allowed_release_and_changes_no_file(
         TEMPLATE / "kedro-prefect", tmp_path / "kedro-prefect", ignore=shutil.ignore_patterns("dist")
     )
     init = source / "src" / "kedro_prefect" / "__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "0.3.0"', '__version__ = "0.3.1"'))
+    major, minor, patch = LAYER_VERSION.split(".")
+    newer_version = f"{major}.{minor}.{int(patch) + 1}"  # within the project's range, as a patch release is
+    init.write_text(init.read_text().replace(f'__version__ = "{LAYER_VERSION}"', f'__version__ = "{newer_version}"'))
     run(
         [str(DEV_BIN / "uv"), "build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source)],
         cwd=tmp_path,
     )
-    (newer,) = (tmp_path / "dist").glob("kedro_prefect-0.3.1-*.whl")
+    (newer,) = (tmp_path / "dist").glob(f"kedro_prefect-{newer_version}-*.whl")
     before = _tree(installed.path)
     shutil.copy(newer, installed.path / "vendor" / newer.name)  # as a release on PyPI would be found
     try:
         result = installed.make("update-layer", timeout=300)
-        assert result.stdout.strip().splitlines()[-1] == "kedro-prefect 0.3.1"
+        assert result.stdout.strip().splitlines()[-1] == f"kedro-prefect {newer_version}"
         assert _tree(installed.path) == before
     finally:
         (installed.path / "vendor" / newer.name).unlink()
         run([str(installed.venv / "bin" / "uv"), "pip", "install", "--quiet", "--python", str(installed.venv / "bin" / "python"),
-             "kedro-prefect==0.3.0"], cwd=installed.path, env=installed.env)  # fmt: skip
+             f"kedro-prefect=={LAYER_VERSION}"], cwd=installed.path, env=installed.env)  # fmt: skip
 
 
 def test_kedro_prefect_commands_and_the_deploy_script(project):

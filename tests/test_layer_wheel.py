@@ -15,10 +15,9 @@ from kedro_prefect.config import load_prefect_config
 from kedro_prefect.options import RunOptions
 from packaging.requirements import Requirement
 
-from tests.helpers import DEV_BIN, TEMPLATE
+from tests.helpers import DEV_BIN, LAYER_VERSION, LAYER_WHEEL, TEMPLATE
 
 PROJECT_TREE = TEMPLATE / "{{cookiecutter.repo_name}}"
-(VENDORED,) = (PROJECT_TREE / "vendor").glob("kedro_prefect-*.whl")
 
 
 def _contents(wheel: Path) -> dict[str, bytes]:
@@ -44,8 +43,8 @@ def fresh_build(tmp_path_factory) -> Path:
 
 def test_the_vendored_wheel_is_what_kedro_prefect_builds_today(fresh_build):
     (built,) = fresh_build.glob("*.whl")
-    assert built.name == VENDORED.name, "kedro-prefect's version changed: run `make wheel` and commit vendor/"
-    built_files, vendored_files = _contents(built), _contents(VENDORED)
+    assert built.name == LAYER_WHEEL.name, "kedro-prefect's version changed: run `make wheel` and commit vendor/"
+    built_files, vendored_files = _contents(built), _contents(LAYER_WHEEL)
     stale = sorted(
         name for name in built_files.keys() | vendored_files.keys() if built_files.get(name) != vendored_files.get(name)
     )
@@ -74,7 +73,7 @@ def test_the_generated_project_asks_for_the_vendored_release():
         (PROJECT_TREE / "pyproject.toml").read_text().replace("{{ cookiecutter.python_package }}", "package")
     )
     (pin,) = [Requirement(text) for text in pyproject["project"]["dependencies"] if text.startswith("kedro-prefect")]
-    assert VENDORED.name.split("-")[1] in pin.specifier
+    assert LAYER_VERSION in pin.specifier
     for extra in ("dask", "docker"):
         (wanted,) = [Requirement(text) for text in pyproject["project"]["optional-dependencies"][extra]]
         assert (wanted.name, wanted.extras, wanted.specifier) == ("kedro-prefect", {extra}, pin.specifier)
