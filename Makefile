@@ -15,7 +15,7 @@ export PATH := $(BIN):$(PATH)
 export RUFF_CACHE_DIR := $(CURDIR)/.ruff_cache
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-layer wheel reliability-report lint format front-doors bench demo demo-down clean
+.PHONY: help dev test test-layer wheel layer-dist reliability-report lint format front-doors bench demo demo-down clean
 
 # kedro-prefect, the Prefect layer generated projects depend on: its own distribution in
 # kedro-prefect/, shipped to projects as a wheel in the template's vendor/ until it is on PyPI.
@@ -40,15 +40,16 @@ $(TEMPLATE_VENV)/.installed: requirements-dev.txt {{cookiecutter.repo_name}}/pyp
 test: dev test-layer ## kedro-prefect's tests, then the whole template suite, in random order (bakes projects, starts real Prefect servers)
 	$(PYTHON) -m pytest tests
 
-test-layer: dev ## kedro-prefect's own tests, against its wheel built from kedro-prefect/ and installed (seconds, no server)
+# kedro-prefect's wheel and sdist, built afresh from kedro-prefect/ (what test-layer and wheel use).
+layer-dist: dev
 	rm -rf $(LAYER_DIST)
 	$(BIN)/uv build --quiet --out-dir $(LAYER_DIST) kedro-prefect
+
+test-layer: layer-dist ## kedro-prefect's own tests, against its wheel built from kedro-prefect/ and installed (seconds, no server)
 	$(BIN)/uv pip install --quiet --python $(PYTHON) --reinstall-package kedro-prefect $(LAYER_DIST)/*.whl
 	cd kedro-prefect && $(PYTHON) -m pytest
 
-wheel: dev ## Build kedro-prefect's wheel and sdist, check them with twine, and ship the wheel in the template's vendor/
-	rm -rf $(LAYER_DIST)
-	$(BIN)/uv build --quiet --out-dir $(LAYER_DIST) kedro-prefect
+wheel: layer-dist ## Build kedro-prefect's wheel and sdist, check them with twine, and ship the wheel in the template's vendor/
 	$(BIN)/twine check --strict $(LAYER_DIST)/*
 	rm -f $(VENDOR)/kedro_prefect-*.whl
 	cp $(LAYER_DIST)/*.whl $(VENDOR)/
