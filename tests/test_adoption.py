@@ -1,21 +1,28 @@
 """An existing Kedro project gains the Prefect layer by the README's steps ("Add it to an existing
-Kedro project"), then `make server`, `make agent`, `make deploy` and `make run` end Completed.
+Kedro project"): install kedro-prefect's wheel, `kedro prefect init`, then `make server`,
+`make agent`, `make deploy` and `make run` end Completed, and `make test`, `make lint` and
+`make test-deploy` work.
 
 The project is made by plain `kedro new` (Kedro's default template, no starter download); its
-pipeline is a user's own, written here, which no other test runs.
+pipeline is a user's own, written here, which no other test runs. The wheel is installed with
+`uv pip install`, pip's interface at uv's speed.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
-import tomllib
+import sys
 
-import yaml
-
-from tests.helpers import DEV_BIN, LAYER_WHEEL, TEMPLATE, Background, Project, project_env, run, wait_until_healthy
-
-LAYER = TEMPLATE / "{{cookiecutter.repo_name}}"
+from tests.helpers import (
+    DEV_BIN,
+    LAYER_WHEEL,
+    Background,
+    Project,
+    Terminal,
+    free_port,
+    project_env,
+    run,
+    wait_until_healthy,
+)
 
 NODES = '''"""A user's own pipeline: totals of a few numbers, written where the test can read them."""
 
@@ -60,49 +67,17 @@ def add_users_pipeline(project) -> None:
     (project / "conf" / "base" / "parameters.yml").write_text("count: 10\n")
 
 
-def adopt_by_the_readme(project) -> None:
-    """The README's steps, one by one."""
-    # 1. Copy the layer's wheel, the Makefile, prefect.toml, the deploy test and prefect.yml from the template.
-    (project / "vendor").mkdir()
-    shutil.copy(LAYER_WHEEL, project / "vendor" / LAYER_WHEEL.name)
-    for name in ("Makefile", "prefect.toml"):
-        shutil.copy(LAYER / name, project / name)
-    (project / "tests").mkdir(exist_ok=True)
-    shutil.copy(LAYER / "tests" / "test_deploy.py", project / "tests" / "test_deploy.py")
-    shutil.copy(LAYER / "conf" / "base" / "prefect.yml", project / "conf" / "base" / "prefect.yml")
-    with (project / ".gitignore").open("a") as ignore:
-        ignore.write("\n.prefect/\n.venv/\n")
-    # 2. Keep what fits your pipelines: `daily-reports` and the `reporting` tag are the example's.
-    prefect_yml = project / "conf" / "base" / "prefect.yml"
-    config = yaml.safe_load(prefect_yml.read_text())
-    config["deployments"] = [entry for entry in config["deployments"] if entry["name"] == "default"]
-    del config["execution"]["tag_overrides"]["reporting"]
-    prefect_yml.write_text(yaml.safe_dump(config, sort_keys=False))
-    # 3. pyproject.toml: the README's block, pasted.
-    pyproject = project / "pyproject.toml"
-    text = pyproject.read_text()
-    assert "dependencies = [\n" in text
-    added = "".join(f'    "{requirement}",\n' for requirement in README_DEPENDENCIES)
-    text = text.replace("dependencies = [\n", "dependencies = [\n" + added, 1)
-    text += README_PYPROJECT_TABLES
-    pyproject.write_text(text)
-    tomllib.loads(text)  # still valid TOML
+def kedro_prefect_init(project: Project, log) -> tuple[int, str]:
+    """`kedro prefect init` as a person types it: in a terminal, through Kedro's CLI."""
+    terminal = Terminal(["kedro", "prefect", "init"], project.path, project.env, log)
+    return terminal.finish(timeout=180)
 
 
-def readme_block(language: str, containing: str) -> str:
-    """The code block of the README's adoption section that holds `containing`."""
-    section = README.split("### Add the Prefect layer to an existing Kedro project", 1)[1].split("\n### ", 1)[0]
-    blocks = re.findall(rf"```{language}\n(.*?)```", section, re.S)
-    return next(block for block in blocks if containing in block)
+def tree(path) -> dict[str, bytes]:
+    return {str(file.relative_to(path)): file.read_bytes() for file in sorted(path.rglob("*")) if file.is_file()}
 
 
-README = (TEMPLATE / "README.md").read_text()
-# What the README says to add to pyproject.toml, after the dependencies (which the test adds above).
-README_PYPROJECT_TABLES = "\n" + readme_block("toml", "[project.optional-dependencies]").split("\n\n", 1)[1]
-README_DEPENDENCIES = tomllib.loads(readme_block("toml", "[project.optional-dependencies]"))["project"]["dependencies"]
-
-
-def test_plain_kedro_project_runs_on_prefect_by_the_readme_steps(tmp_path):
+def test_plain_kedro_project_runs_on_prefect_after_kedro_prefect_init(tmp_path):
     new = run(
         [
             str(DEV_BIN / "kedro"),
@@ -122,22 +97,34 @@ def test_plain_kedro_project_runs_on_prefect_by_the_readme_steps(tmp_path):
     )
     path = tmp_path / "legacy-ledger"
     assert (path / "pyproject.toml").is_file(), new.stdout
-    adopt_by_the_readme(path)
-    project = Project.installed(path, tmp_path / "venv")
-    listed = run(["kedro", "prefect", "--help"], cwd=path, env=project.env, timeout=120).stdout
-    assert "deploy" in listed and "agent" in listed
+    venv = tmp_path / "venv"
+    run([str(DEV_BIN / "uv"), "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=tmp_path)
+    project = Project(path, venv, free_port())
+    # The README's first step: the layer's wheel (`pip install kedro-prefect` once it is on PyPI).
+    install = [str(DEV_BIN / "uv"), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+    run([*install, str(LAYER_WHEEL)], cwd=path, env=project.env, timeout=600)
 
-    # `kedro new --example n` has no nodes yet: the first deploy says so, in one line.
-    empty = project.make("deploy", check=False)
-    assert empty.returncode != 0
-    assert [line for line in empty.stderr.splitlines() if line.startswith("Error:")] == [
-        "Error: Pipeline '__default__' has no nodes. Add nodes to it (kedro pipeline create <name> makes a pipeline "
-        "package that find_pipelines() registers), or run another pipeline."
-    ]
+    # `kedro new --example n` has no nodes yet: init says so in one line and writes nothing.
+    before = tree(path)
+    status, screen = kedro_prefect_init(project, tmp_path / "init-empty.log")
+    assert status == 1, screen
+    assert "Error: No registered pipeline has nodes yet, so there is nothing to deploy." in screen
+    assert tree(path) == before
 
     add_users_pipeline(path)
+    status, screen = kedro_prefect_init(project, tmp_path / "init.log")
+    assert status == 0, screen
+    for line in [
+        "create     conf/base/prefect.yml  (deployments: default, totals)",
+        "create     Makefile",
+        "create     tests/test_deploy.py  (make test-deploy)",
+        "update     pyproject.toml  (depends on kedro-prefect>=",
+    ]:
+        assert line in screen, screen
+    # The project and the dev tools init added (kedro-prefect from the wheel's folder until it is on PyPI).
+    project.make("install", f"INSTALL_FLAGS=--find-links={LAYER_WHEEL.parent}", timeout=600)
     assert "No node or pipeline tests yet" in project.make("test").stdout
-    project.make("format")
+    project.make("format")  # Kedro's own files are not formatted by ruff
     project.make("lint")
     assert "1 passed" in project.make("test-deploy", timeout=900).stdout
     run(["git", "init", "--quiet"], cwd=path, env=project.env)

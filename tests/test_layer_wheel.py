@@ -11,7 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from kedro_prefect.config import load_prefect_config
+from kedro_prefect.operations.scaffold import DEV_REQUIREMENTS, layer_requirement, prefect_yml, project_file
 from kedro_prefect.options import RunOptions
 from packaging.requirements import Requirement
 
@@ -102,3 +104,35 @@ def test_the_readmes_ask_for_the_same_release_range_as_the_generated_project():
     (pin,) = re.findall(r'"(kedro-prefect>=[^"]+)"', pyproject)
     for readme in (TEMPLATE / "README.md", PROJECT_TREE / "README.md"):
         assert f"`{pin}`" in readme.read_text() or f'"{pin}"' in readme.read_text(), readme
+
+
+@pytest.mark.parametrize(
+    ("packaged", "in_template"),
+    [
+        ("Makefile", "Makefile"),
+        ("register_prefect_flow.py", "register_prefect_flow.py"),
+        ("prefect.toml", "prefect.toml"),
+        ("test_deploy.py", "tests/test_deploy.py"),
+    ],
+)
+def test_the_template_ships_the_files_kedro_prefect_init_writes(packaged, in_template):
+    """One source for each: `kedro prefect init` writes the package's copy, the template ships this one."""
+    assert (PROJECT_TREE / in_template).read_text() == project_file(packaged), (
+        f"{in_template} differs from kedro-prefect/src/kedro_prefect/project_files/{packaged}: change both"
+    )
+
+
+def test_the_example_prefect_yml_has_the_execution_section_init_writes():
+    """The same settings and comments; the example adds a retry for its `reporting` tag."""
+    example = yaml.safe_load((PROJECT_TREE / "conf" / "base" / "prefect.yml").read_text())["execution"]
+    written = yaml.safe_load(prefect_yml(["__default__"]))["execution"]
+    assert example.pop("tag_overrides") == {"reporting": {"retries": 1}}
+    assert written.pop("tag_overrides") == {}
+    assert example == written
+
+
+def test_the_generated_project_pins_the_range_kedro_prefect_init_adds():
+    pyproject = (PROJECT_TREE / "pyproject.toml").read_text()
+    assert f'"{layer_requirement()}",' in pyproject
+    dev = tomllib.loads(pyproject.replace("{{ cookiecutter.python_package }}", "p"))["project"]["optional-dependencies"]
+    assert tuple(dev["dev"]) == DEV_REQUIREMENTS

@@ -1,9 +1,10 @@
 """This project deployed to a real Prefect server and run to Completed: `make test-deploy`.
 
-It starts a throwaway server and worker (own PREFECT_HOME, a free port: a server you have running
-is not touched), registers every deployment of conf/<env>/prefect.yml and runs the first one,
-which writes its outputs to data/ as `kedro run` would: each file the run says it saved must have
-been written by it. `make test` skips it (marker `deploy`).
+It starts a throwaway server and worker (own PREFECT_HOME, a free port: a server you have
+running is not touched), registers every deployment of conf/<env>/prefect.yml and runs the
+first one, which writes its outputs to data/ as `kedro run` would: each file the run says it
+saved must have been written by it. `make test` skips it (marker `deploy`, which kedro-prefect
+registers with pytest).
 """
 
 from __future__ import annotations
@@ -28,31 +29,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def kedro_prefect(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`kedro prefect ...`, as the Makefile runs it."""
+def kedro_prefect(env: dict[str, str], *args: str, timeout: float = 300):
+    """`kedro prefect ...`, as the Makefile runs it; the caller reads the exit code."""
+    command = [sys.executable, "-m", "kedro_prefect", *args]
     return subprocess.run(
-        [sys.executable, "-m", "kedro_prefect", *args],
+        command,
         cwd=PROJECT,
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
-        check=False,  # the caller reads the exit code and shows the output
+        check=False,
     )
 
 
 @pytest.fixture
 def prefect_env(tmp_path: Path):
-    """A server and a worker of this project's pool, started for this test and stopped after it."""
+    """A server and a worker of this project's pool, started for this test, stopped after."""
     port = free_port()
-    env = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")},
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    env["PREFECT_WORKER_QUERY_SECONDS"] = "1"
     try:
         up = kedro_prefect(env, "up", "--port", str(port))
         assert up.returncode == 0, up.stdout + up.stderr
@@ -69,7 +69,8 @@ def test_deployments_register_and_the_first_runs_to_completed(prefect_env):
     deploy = kedro_prefect(prefect_env, "deploy")
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
     for name in deployments:
-        assert f"/{name}' (" in deploy.stdout, f"deployment {name} was not registered:\n{deploy.stdout}"
+        registered = f"/{name}' (" in deploy.stdout
+        assert registered, f"{name} not registered:\n{deploy.stdout}"
 
     started = time.time()
     run = kedro_prefect(prefect_env, "run", "--deployment", deployments[0], timeout=900)
@@ -85,5 +86,5 @@ def test_deployments_register_and_the_first_runs_to_completed(prefect_env):
 
 def saved_locations(output: str) -> list[str]:
     """The locations of the `Saved: a, b` line `kedro prefect run` prints for a Completed run."""
-    saved = [line.removeprefix("Saved: ") for line in output.splitlines() if line.startswith("Saved: ")]
-    return saved[0].split(", ") if saved else []
+    saved = [line for line in output.splitlines() if line.startswith("Saved: ")]
+    return saved[0].removeprefix("Saved: ").split(", ") if saved else []

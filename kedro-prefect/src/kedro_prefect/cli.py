@@ -133,9 +133,13 @@ def follow_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 @click.group(name="prefect", cls=LayerGroup, context_settings=CONTEXT)
-def prefect() -> None:
+@click.pass_context
+def prefect(context: click.Context) -> None:
     """Deploy and run this Kedro project on a self-hosted Prefect server."""
-    entered_project()
+    if context.invoked_subcommand == "init":
+        current_project()  # init needs no Prefect, and writes nothing (not even .prefect/) before its checks pass
+    else:
+        entered_project()
 
 
 @prefect.command()
@@ -276,6 +280,26 @@ def retry(flow_run_id: str, timeout: int, poll: float) -> None:
     from .operations.trigger import retry as retry_run
 
     retry_run(flow_run_id, timeout, poll)
+
+
+@prefect.command()
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace files that exist and differ from kedro-prefect's, and a Makefile whose names clash with its.",
+)
+def init(force: bool) -> None:
+    """Set this Kedro project up for Prefect: prefect.yml (a deployment per pipeline), the deploy script,
+    the Makefile, a deploy test, .gitignore entries; nothing you wrote is replaced without --force."""
+    from .operations.scaffold import init_project
+
+    for change in init_project(current_project(), force):
+        detail = f"  ({change.detail})" if change.detail else ""
+        click.echo(f"  {change.action:<10} {change.path}{detail}")
+    click.echo(
+        "Next: make server, then make agent in a second terminal (or make up for both), make deploy, make run. "
+        "A fresh clone installs the project with make install."
+    )
 
 
 @click.group(name="Kedro-Prefect")

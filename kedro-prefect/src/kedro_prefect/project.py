@@ -43,6 +43,8 @@ class KedroProject(BaseModel):
     path: Path
     package_name: str
     project_name: str
+    source_dir: str = "src"
+    """Where the package's folder sits, relative to ``path`` (``[tool.kedro] source_dir``)."""
     flow_name: str
     """Prefect flow name; deployments are addressed as ``<flow_name>/<deployment>``."""
     work_pool: str
@@ -87,6 +89,7 @@ def read_project(path: Path) -> KedroProject:
         path=path,
         package_name=kedro["package_name"],
         project_name=project_name,
+        source_dir=kedro.get("source_dir", "src"),
         flow_name=flow_name,
         work_pool=settings.work_pool or f"{flow_name}-pool",
         work_queue=settings.work_queue,

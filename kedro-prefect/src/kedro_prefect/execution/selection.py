@@ -74,9 +74,14 @@ def check_pipeline_name(pipeline_name: str) -> None:
         raise InvalidRunOptions(f"Unknown pipeline '{pipeline_name}'. Known pipelines: {known}.")
 
 
+def registered_pipelines() -> dict[str, Pipeline]:
+    """Every pipeline of the project's registry, failing in one line on a module that did not import."""
+    return _load_pipelines(None)
+
+
 def all_nodes_and_tags() -> tuple[set[str], set[str]]:
     """Every node name and tag of every registered pipeline (what prefect.yml's overrides may name)."""
-    nodes = {node for pipeline in _load_pipelines(None).values() for node in pipeline.nodes}
+    nodes = {node for pipeline in registered_pipelines().values() for node in pipeline.nodes}
     return {node.name for node in nodes}, {tag for node in nodes for tag in node.tags}
 
 
