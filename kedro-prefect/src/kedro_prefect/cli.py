@@ -17,6 +17,7 @@ import click
 from .environment import enter_project_environment
 from .errors import KedroPrefectError
 from .project import KedroProject, current_project
+from .report import use_output
 
 if TYPE_CHECKING:
     from .operations.processes import WorkerSpec
@@ -25,13 +26,19 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _click_output(message: str, *, err: bool, warning: bool) -> None:
+    click.secho(message, err=err, fg="yellow" if warning else None)
+
+
 class _LayerErrors(click.Command):
-    """Layer errors (``KedroPrefectError``) print as one ``Error: ...`` line and exit 1.
+    """Layer errors (``KedroPrefectError``) print as one ``Error: ...`` line and exit 1, and what
+    the operations say goes through click.
 
     The layer raises them; this is the one place they become click's errors.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        use_output(_click_output)
         try:
             return super().invoke(ctx)
         except KedroPrefectError as error:

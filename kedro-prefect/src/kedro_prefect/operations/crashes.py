@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import click
 from prefect.automations import Automation, ChangeFlowRunState, EventTrigger, Posture, ResourceSpecification
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
+
+from ..report import say
 
 AUTOMATION_NAME = "crash-unresponsive-flow-runs"
 DEFAULT_CRASH_AFTER = 60
@@ -63,4 +64,4 @@ def ensure_crash_detection(crash_after: int) -> None:
         for automation in existing:
             client.delete_automation(automation.id)
     crash_detection(crash_after).create()
-    click.echo(f"Flow runs without a heartbeat for {crash_after} s will be marked Crashed")
+    say(f"Flow runs without a heartbeat for {crash_after} s will be marked Crashed")

@@ -20,8 +20,6 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from ..config import (
     DeploymentConfig,
     ExecutionConfig,
@@ -33,6 +31,7 @@ from ..config import (
 )
 from ..environment import no_tracking_environment
 from ..project import NAME_PATTERN
+from ..report import say
 from .containers import CONTAINER_POOL_TYPES, job_variables
 from .image import require_image
 from .pools import check_job_variables, require_work_pools
@@ -148,7 +147,7 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
     except MemoryDatasetsError as error:
         raise PrefectConfigError(f"Deployment '{entry.name}': {error}") from None
     if plan:
-        click.echo(f"Deployment '{entry.name}' runs on Dask: {plan}")
+        say(f"Deployment '{entry.name}' runs on Dask: {plan}")
 
 
 def plan(
@@ -234,7 +233,7 @@ class _HeldInterrupt:
 
     def _hold(self, signum: int, frame: object) -> None:
         if not self.interrupted:
-            click.echo("Ctrl-C: finishing the registration first, so that no deployment is left half-updated", err=True)
+            say("Ctrl-C: finishing the registration first, so that no deployment is left half-updated", err=True)
         self.interrupted = True
 
     def __exit__(self, *exc_info: object) -> None:
@@ -270,7 +269,7 @@ def register(project: KedroProject, planned: list[Planned], variables: dict[str,
         for item, deployment in built:
             entry = item.entry
             deployment_id = deployment.apply(work_pool_name=item.work_pool)
-            click.echo(
+            say(
                 f"Registered deployment '{flow.name}/{entry.name}' ({deployment_id}): pipeline "
                 f"'{entry.pipeline}' on {item.work_pool}/{entry.work_queue}. "
                 f"Run it with `make run DEPLOYMENT={entry.name}`"
@@ -293,6 +292,6 @@ def deploy(
         register(project, planned, variables)
     except KeyboardInterrupt:
         # Only possible before the first deployment is applied: register() holds Ctrl-C from there.
-        click.echo("Ctrl-C: stopped before registering anything; no deployment changed", err=True)
+        say("Ctrl-C: stopped before registering anything; no deployment changed", err=True)
         raise SystemExit(130) from None
-    click.echo(f"See them at {ui_url(api)}/deployments")
+    say(f"See them at {ui_url(api)}/deployments")

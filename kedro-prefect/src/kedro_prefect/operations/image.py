@@ -18,10 +18,9 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-import click
-
 from ..errors import KedroPrefectError
 from ..project import KedroProject
+from ..report import say
 
 LOCK_FILE = "requirements.lock"
 LOCK_PYTHON = "3.11"
@@ -84,7 +83,7 @@ def lock_dependencies(project: KedroProject) -> Path:
     uv = str(beside_python) if beside_python.is_file() else shutil.which("uv")
     if uv is None:
         raise ImageError(f"uv compiles {LOCK_FILE} and is not installed: `make install` (the dev extra brings it)")
-    click.echo(f"Locking the dependencies of pyproject.toml into {LOCK_FILE} (Python {LOCK_PYTHON})")
+    say(f"Locking the dependencies of pyproject.toml into {LOCK_FILE} (Python {LOCK_PYTHON})")
     compiling = lock.with_name(f"{LOCK_FILE}.tmp")  # never a half-written lock
     compiled = subprocess.run(  # relative paths: uv writes its command line into the lock's header
         [uv, "pip", "compile", "--quiet", "--python-version", LOCK_PYTHON, "pyproject.toml", "-o", compiling.name],
@@ -120,7 +119,7 @@ def build_image(project: KedroProject, image: str | None, engine: str, base_imag
         megabytes = f"{json.loads(inspected.stdout)[0]['Size'] / 1e6:.0f} MB"
     except (ValueError, LookupError, TypeError):
         megabytes = "size unknown"
-    click.echo(f"Built {image} in {seconds:.0f} s ({megabytes}). Deploy on a docker pool: make deploy IMAGE={image}")
+    say(f"Built {image} in {seconds:.0f} s ({megabytes}). Deploy on a docker pool: make deploy IMAGE={image}")
     return image
 
 
@@ -137,7 +136,7 @@ def require_image(image: str, engine: str | None = None) -> None:
     """
     engine = engine or os.environ.get("CONTAINER_ENGINE") or "docker"
     if shutil.which(engine) is None:
-        click.echo(f"Not checked that image {image} exists: no {engine} here. The docker workers' engine must have it.")
+        say(f"Not checked that image {image} exists: no {engine} here. The docker workers' engine must have it.")
         return
     executable = require_engine(engine)
     if subprocess.run([executable, "image", "inspect", image], capture_output=True, check=False).returncode != 0:

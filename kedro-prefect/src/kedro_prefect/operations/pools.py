@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
@@ -27,6 +26,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from ..errors import KedroPrefectError
 from ..execution.pool_slots import limit_name
+from ..report import say
 
 
 def default_job_template(pool_type: str) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def ensure_work_pool(pool: str, queue: str, pool_type: str = "process") -> None:
                 client.create_work_pool(
                     WorkPoolCreate(name=pool, type=pool_type, base_job_template=default_job_template(pool_type))
                 )
-                click.echo(f"Created work pool '{pool}' (type {pool_type})")
+                say(f"Created work pool '{pool}' (type {pool_type})")
             except ObjectAlreadyExists:
                 pass
         try:
@@ -61,7 +61,7 @@ def ensure_work_pool(pool: str, queue: str, pool_type: str = "process") -> None:
         except ObjectNotFound:
             try:
                 client.create_work_queue(name=queue, work_pool_name=pool)
-                click.echo(f"Created work queue '{queue}' in pool '{pool}'")
+                say(f"Created work queue '{queue}' in pool '{pool}'")
             except ObjectAlreadyExists:
                 pass
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import click
 import psutil
 from prefect.client.orchestration import get_client
 
 from ..environment import state_dir
 from ..errors import KedroPrefectError
+from ..report import say
 from .address import ServerAddress, remember, remembered_address
 from .containers import require_container_engine
 from .crashes import ensure_crash_detection
@@ -59,7 +59,7 @@ def prepare_server(
     ensure_work_pool(pool, queue, pool_type)
     if pool_limit is not None:
         set_pool_limit(pool, pool_limit)
-        click.echo(f"Work pool '{pool}' runs at most {pool_limit} flow runs at once, over all its workers")
+        say(f"Work pool '{pool}' runs at most {pool_limit} flow runs at once, over all its workers")
     ensure_crash_detection(crash_after)
 
 
@@ -88,7 +88,7 @@ class ManagedProcess:
     def clear_stale(self) -> None:
         if self.pid_file.exists() and self.pid() is None:
             self.pid_file.unlink()
-            click.echo(f"Removed stale {self.pid_file} (its process is gone)")
+            say(f"Removed stale {self.pid_file} (its process is gone)")
 
     def start(self, command: list[str], env: dict[str, str] | None = None) -> int:
         import subprocess
@@ -114,7 +114,7 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        stop_process(psutil.Process(pid), first_signal, group=True, say=click.echo)
+        stop_process(psutil.Process(pid), first_signal, group=True, say=say)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -240,7 +240,7 @@ def run_server(address: ServerAddress) -> None:
     refuse_second_server(address, using_a_running_one=False)
     _refuse_taken_port(address)
     remember(address)
-    click.echo(f"Database: {database_description()}")
+    say(f"Database: {database_description()}")
     supervise(server_command(address), dict(os.environ))
 
 
@@ -254,7 +254,7 @@ def run_agent(spec: WorkerSpec, api_url: str) -> None:
 
     def end_runs(worker_pid: int) -> None:
         for line in end_flow_runs(flow_run_processes(worker_pid), "its worker was stopped (Ctrl-C on `make agent`)"):
-            click.echo(line)
+            say(line)
 
     supervise(spec.command(), spec.env(api_url), before_stop=end_runs)
 
@@ -270,14 +270,14 @@ def start_stack(address: ServerAddress, spec: WorkerSpec) -> None:
     refuse_second_server(address, using_a_running_one=True)
 
     if server.pid():
-        click.echo(f"Server already running (pid {server.pid()})")
+        say(f"Server already running (pid {server.pid()})")
     elif is_healthy(api):
-        click.echo(f"A Prefect server already answers at {api}; using it")
+        say(f"A Prefect server already answers at {api}; using it")
     else:
         _refuse_taken_port(address)
         remember(address)
         pid = server.start(server_command(address))
-        click.echo(f"Starting Prefect server (pid {pid}, log {server.log_file}, database {database_description()})")
+        say(f"Starting Prefect server (pid {pid}, log {server.log_file}, database {database_description()})")
     remember(address)
     if not _wait_until(lambda: is_healthy(api, timeout=1.0), SERVER_START_TIMEOUT, interval=0.3):
         raise KedroPrefectError(
@@ -286,17 +286,17 @@ def start_stack(address: ServerAddress, spec: WorkerSpec) -> None:
         )
     spec.prepare_server()
     if worker.pid():
-        click.echo(f"Worker already running (pid {worker.pid()})")
+        say(f"Worker already running (pid {worker.pid()})")
     else:
         since = datetime.now(UTC) - timedelta(seconds=1)
         pid = worker.start(spec.command(), env=spec.env(api))
-        click.echo(f"Starting worker '{spec.name}' on {spec.pool}/{spec.queue} (pid {pid}, log {worker.log_file})")
+        say(f"Starting worker '{spec.name}' on {spec.pool}/{spec.queue} (pid {pid}, log {worker.log_file})")
         if not _wait_until(lambda: _worker_is_polling(spec.pool, spec.name, since), WORKER_START_TIMEOUT, interval=0.3):
             raise KedroPrefectError(
                 f"The worker did not start polling within {WORKER_START_TIMEOUT:.0f} s. "
                 f"Last lines of {worker.log_file}:\n{worker.log_tail()}"
             )
-    click.echo(f"Up: UI at {ui_url(api)}, worker polling {spec.pool}/{spec.queue}. Stop with `make down`.")
+    say(f"Up: UI at {ui_url(api)}, worker polling {spec.pool}/{spec.queue}. Stop with `make down`.")
 
 
 def stop_stack() -> None:
@@ -309,12 +309,10 @@ def stop_stack() -> None:
     worker_pid = worker.pid()
     if worker_pid is not None:
         for line in end_flow_runs(flow_run_processes(worker_pid), "`make down` stopped its worker"):
-            click.echo(line)
+            say(line)
     stopped_worker = worker.stop(signal.SIGINT)
     stopped_server = server.stop(signal.SIGTERM)
     if stopped_worker or stopped_server:
-        click.echo(
-            "Stopped " + " and ".join(n for n, s in (("worker", stopped_worker), ("server", stopped_server)) if s)
-        )
+        say("Stopped " + " and ".join(n for n, s in (("worker", stopped_worker), ("server", stopped_server)) if s))
     else:
-        click.echo("Nothing to stop: no server or worker started by `make up` is running")
+        say("Nothing to stop: no server or worker started by `make up` is running")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import click
 import httpx
 from prefect.settings import get_current_settings
 
 from ..errors import KedroPrefectError
+from ..report import say, warn
 
 DEFAULT_API_URL = "http://127.0.0.1:4200/api"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -46,7 +46,7 @@ def wait_for_server(seconds: float) -> None:
     deadline = time.monotonic() + seconds
     if is_healthy(api):
         return
-    click.echo(f"Waiting up to {seconds:.0f} s for the Prefect server at {api} to answer...")
+    say(f"Waiting up to {seconds:.0f} s for the Prefect server at {api} to answer...")
     while time.monotonic() < deadline and not is_healthy(api, timeout=1.0):
         time.sleep(0.5)
 
@@ -90,12 +90,10 @@ def warn_if_exposed(host: str) -> None:
     """A server reachable from other machines without auth lets anyone run code on its workers."""
     if host in LOOPBACK_HOSTS or get_current_settings().server.api.auth_string is not None:
         return
-    click.secho(
+    warn(
         f"Warning: the Prefect server listens on {host} without authentication: anyone who can reach "
         "it can read your runs and start code on your workers. Set PREFECT_AUTH=user:pass to require "
         "basic auth (README, Security).",
-        fg="yellow",
-        err=True,
     )
 
 

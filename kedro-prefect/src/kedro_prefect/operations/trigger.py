@@ -20,13 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import click
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from ..errors import KedroPrefectError
 from ..options import RunOptions
+from ..report import say
 from .server import require_server, ui_url
 
 UNPOLLED_QUEUE_SECONDS = 30.0
@@ -71,7 +71,7 @@ def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: i
             raise KedroPrefectError(
                 f"The server refused the run's parameters: {' '.join(str(detail).split())}"
             ) from None
-        click.echo(f"Flow run '{flow_run.name}' ({flow_run.id}) of {full_name}")
+        say(f"Flow run '{flow_run.name}' ({flow_run.id}) of {full_name}")
         follow(client, flow_run, api, timeout, poll)
 
 
@@ -102,7 +102,7 @@ def retry(flow_run_id: str, timeout: int, poll: float) -> None:
             state = flow_run.state.name if flow_run.state else "unknown"
             raise KedroPrefectError(f"Flow run {run_id} is still {state}: only a finished run can be retried.")
         client.set_flow_run_state(run_id, Scheduled(message="Retried with make retry"), force=True)
-        click.echo(f"Flow run '{flow_run.name}' ({run_id}): attempt {flow_run.run_count + 1}")
+        say(f"Flow run '{flow_run.name}' ({run_id}): attempt {flow_run.run_count + 1}")
         follow(client, client.read_flow_run(run_id), api, timeout, poll)
 
 
@@ -112,7 +112,7 @@ def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int,
     A Completed run's last lines are where it saved its outputs, then ``Completed``: the outcome
     stays the line a person (or a script's ``tail -1``) reads last.
     """
-    click.echo(f"Follow it at {ui_url(api)}/runs/flow-run/{flow_run.id}")
+    say(f"Follow it at {ui_url(api)}/runs/flow-run/{flow_run.id}")
     try:
         state = _wait_until_final(client, flow_run, timeout, poll)
     except KeyboardInterrupt:
@@ -125,7 +125,7 @@ def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int,
     if not state.is_completed():
         raise KedroPrefectError(f"Flow run {flow_run.id} ended {state.name}: {state.message}")
     report_outputs(flow_run.id)
-    click.echo(f"  {state.name}")
+    say(f"  {state.name}")
 
 
 def _wait_until_final(client: SyncPrefectClient, flow_run: FlowRun, timeout: int, poll: float) -> Any:
@@ -142,7 +142,7 @@ def _wait_until_final(client: SyncPrefectClient, flow_run: FlowRun, timeout: int
                 "is a worker running? Start one with `make agent` (or `make up`)."
             )
         if state is not None and state.name != last_seen:
-            click.echo(f"  {state.name}")
+            say(f"  {state.name}")
             last_seen = state.name
         if not queue_checked and waited >= UNPOLLED_QUEUE_SECONDS and state is not None and state.is_scheduled():
             queue_checked = True
@@ -198,9 +198,9 @@ def _cancel_on_interrupt(client: SyncPrefectClient, flow_run: FlowRun, api: str)
     except KeyboardInterrupt:
         state = None
     if state is not None and state.is_final():
-        click.echo(f"Ctrl-C: flow run {flow_run.id} was cancelled ({state.name}); {link}", err=True)
+        say(f"Ctrl-C: flow run {flow_run.id} was cancelled ({state.name}); {link}", err=True)
     else:
-        click.echo(f"Ctrl-C: asked flow run {flow_run.id} to cancel; its worker stops it. {link}", err=True)
+        say(f"Ctrl-C: asked flow run {flow_run.id} to cancel; its worker stops it. {link}", err=True)
     raise SystemExit(130)
 
 
@@ -211,7 +211,7 @@ def report_outputs(flow_run_id: UUID) -> None:
     rows = last_summary(flow_run_id)
     saved = [location for row in rows for location in str(row.get("saved to") or "").split(", ") if location]
     if saved:
-        click.echo(f"Saved: {', '.join(dict.fromkeys(saved))}")
+        say(f"Saved: {', '.join(dict.fromkeys(saved))}")
 
 
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?(\w*(?:Error|Exception)): (.+)$", re.MULTILINE)
