@@ -147,11 +147,11 @@ def test_a_deployment_on_the_docker_pool_completes_inside_a_container(containers
     for output in OUTPUTS:  # written through the mounted data folder, which outlives the container
         assert (containers.path / output).is_file(), output
     script = (
-        "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId\n"
+        "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType\n"
         "with get_client(sync_client=True) as client:\n"
         "    run = client.read_flow_run(sys.argv[1])\n"
         "    found = client.read_artifacts(artifact_filter=ArtifactFilter(\n"
-        "        flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]])))\n"
+        "        flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]]), type=ArtifactFilterType(any_=['table'])))\n"
         "print(json.dumps({'name': run.name, 'infra': run.infrastructure_pid, 'rows': json.loads(found[0].data)}))\n"
     )
     found = containers.api(script, flow_run_id(result.stdout))

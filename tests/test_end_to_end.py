@@ -269,6 +269,44 @@ def test_unknown_parameter_sent_to_the_api_is_refused_by_the_server_with_one_lin
     assert "Additional properties are not allowed ('max_wrokers' was unexpected)" in detail
 
 
+def registered_schema(project: Project, name: str) -> dict:
+    """The deployment's parameter schema as the server stores it (what the run form is drawn from)."""
+    script = (
+        "with get_client(sync_client=True) as client:\n"
+        "    print(json.dumps(client.read_deployment_by_name(sys.argv[1]).parameter_openapi_schema))\n"
+    )
+    return project.api(script, f"orbital-freight-ledger/{name}")
+
+
+def test_the_run_form_shows_the_projects_parameters_typed_and_a_changed_value_reaches_the_node(project):
+    fields = registered_schema(project, "default")["properties"]["parameters"]["properties"]
+    assert fields["top_n"] == {"title": "top_n", "type": "integer", "default": 10, "position": 1}
+    assert fields["valid_statuses"]["items"] == {"type": "string"}
+    assert fields["valid_statuses"]["default"] == ["completed"]
+
+    top_customers = project.path / "data" / "08_reporting" / "top_customers.csv"
+    top_customers.unlink(missing_ok=True)
+    result = project.make("run", """PARAMS={"parameters": {"top_n": 3}}""", timeout=600)
+    assert "Completed" in result.stdout.splitlines()[-1]
+    assert len(pd.read_csv(top_customers)) == 3  # parameters.yml says 10
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ('{"parameters": {"top_n": "five"}}', "'five' is not of type 'integer'"),
+        ('{"parameters": {"top_m": 3}}', "'top_m' was unexpected"),
+    ],
+)
+def test_a_wrongly_typed_or_unknown_kedro_parameter_is_refused_before_a_run_exists(project, params, reason):
+    result = project.make("run", f"PARAMS={params}", check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: The server refused the run's parameters"), result.stderr
+    assert reason in errors[0]
+    assert "Flow run '" not in result.stdout  # refused when created: no run to clean up
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -456,10 +494,10 @@ def test_generated_project_lint_and_help(project):
 
 
 SUMMARY_ROWS_SCRIPT = (
-    "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId\n"
+    "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType\n"
     "from prefect.client.schemas.sorting import ArtifactSort\n"
     "with get_client(sync_client=True) as client:\n"
-    "    f = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]]))\n"
+    "    f = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]]), type=ArtifactFilterType(any_=['table']))\n"
     "    latest = client.read_artifacts(artifact_filter=f, sort=ArtifactSort.CREATED_DESC, limit=1)[0]\n"
     "    runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[sys.argv[1]])))\n"
     "counts = {}\n"

@@ -68,10 +68,10 @@ class Scale(Project):
     def summary(self, flow_run_id: str) -> dict[str, dict]:
         """The run's node summary artifact, by node."""
         script = (
-            "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId\n"
+            "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType\n"
             "with get_client(sync_client=True) as client:\n"
             "    found = client.read_artifacts(artifact_filter=ArtifactFilter(\n"
-            "        flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]])))\n"
+            "        flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]]), type=ArtifactFilterType(any_=['table'])))\n"
             "print(found[0].data if found else 'null')\n"
         )
         rows = self.api(script, flow_run_id)

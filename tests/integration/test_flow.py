@@ -336,6 +336,28 @@ def test_run_summary_artifact_lists_every_node(flow_module, broken_env):
     assert rows["reporting.revenue_by_region"]["seconds"] >= 0
 
 
+def test_the_lineage_artifact_draws_the_run_and_sizes_what_it_saved(flow_module, broken_env, in_project):
+    """A markdown artifact beside the summary: the flowchart with each node's state, the saved outputs' sizes."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
+
+    state = flow_module.kedro_pipeline(pipeline_name="reporting", env=broken_env, return_state=True)
+    artifact_filter = ArtifactFilter(
+        flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+        type=ArtifactFilterType(any_=["markdown"]),
+    )
+    with get_client(sync_client=True) as client:
+        (artifact,) = wait_for(lambda: client.read_artifacts(artifact_filter=artifact_filter), bool)
+    assert artifact.key.endswith("-adhoc-lineage")
+    markdown = artifact.data
+    assert "```mermaid\nflowchart LR\n" in markdown
+    assert '"reporting.top_customers<br/>Failed' in markdown and ":::failed" in markdown
+    assert '[("order_table<br/>data/03_primary/order_table.csv")]:::persisted' in markdown
+    size = (in_project / "data/08_reporting/region_revenue.csv").stat().st_size
+    assert f"| region_revenue | reporting.revenue_by_region | `data/08_reporting/region_revenue.csv` | {size} B |" in markdown
+    assert "| top_customers |" not in markdown  # its node failed
+
+
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
@@ -379,10 +401,13 @@ def test_example_pipeline_is_grouped_on_dask_by_default(in_project):
 
 def summary_rows(state) -> dict[str, dict]:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
     from prefect.client.schemas.sorting import ArtifactSort
 
-    artifact_filter = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+    artifact_filter = ArtifactFilter(
+        flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+        type=ArtifactFilterType(any_=["table"]),
+    )
     with get_client(sync_client=True) as client:
         artifacts = wait_for(
             lambda: client.read_artifacts(artifact_filter=artifact_filter, sort=ArtifactSort.CREATED_DESC), bool

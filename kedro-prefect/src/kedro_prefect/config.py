@@ -143,6 +143,42 @@ class ScheduleConfig(_Strict):
         return Interval(timedelta(seconds=self.interval), timezone=self.timezone)
 
 
+def _checked_run_parameters(value: dict[str, Any]) -> dict[str, Any]:
+    """Flow parameters checked by the flow's own model, so deploying fails where a run would."""
+    if {"pipeline_name", "env"} & value.keys():
+        raise ValueError("set the pipeline and env with the entry's 'pipeline' and 'env' keys")
+    try:
+        RunOptions.parse(value, source="parameters")
+    except InvalidRunOptions as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
+class TriggerConfig(_Strict):
+    """What starts a deployment besides its schedule: exactly one of ``after`` (a run of that
+    deployment of this project Completed) or ``on_dataset`` (any run of this project saved that
+    catalog dataset), with flow parameters for the run it starts (none: the deployment's own)."""
+
+    after: str | None = Field(default=None, pattern=NAME_PATTERN)
+    on_dataset: str | None = Field(default=None, min_length=1)
+    parameters: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerConfig:
+        if (self.after is None) == (self.on_dataset is None):
+            raise ValueError("give exactly one of 'after: <deployment>' or 'on_dataset: <catalog dataset>'")
+        return self
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _checked_run_parameters(value)
+
+    def describe(self) -> str:
+        """``after default Completes`` or ``when a run saves order_table``."""
+        return f"after {self.after} Completes" if self.after else f"when a run saves {self.on_dataset}"
+
+
 class DeploymentConfig(_Strict):
     """One Prefect deployment of the flow."""
 
@@ -160,6 +196,8 @@ class DeploymentConfig(_Strict):
     job_variables: dict[str, Any] = {}
     """Prefect job variables for the pool's workers, over the defaults its type gets (README,
     "Containers"); ``make deploy`` checks them against the pool's job template first."""
+    triggers: list[TriggerConfig] = []
+    """Runs that start by themselves, after another deployment's run or on a saved dataset."""
 
     @field_validator("job_variables")
     @classmethod
@@ -173,14 +211,7 @@ class DeploymentConfig(_Strict):
     @field_validator("parameters")
     @classmethod
     def _known_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
-        """Checked by the flow's own model of its parameters, so deploying fails where a run would."""
-        if {"pipeline_name", "env"} & value.keys():
-            raise ValueError("set the pipeline and env with the entry's 'pipeline' and 'env' keys")
-        try:
-            RunOptions.parse(value, source="parameters")
-        except InvalidRunOptions as error:
-            raise ValueError(str(error)) from None
-        return value
+        return _checked_run_parameters(value)
 
     def flow_parameters(self) -> dict[str, Any]:
         """The parameters the deployment stores: its pipeline and env, and the options it sets."""
@@ -201,10 +232,54 @@ class PrefectConfig(_Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"deployment names must be unique; repeated: {duplicates}")
+        _check_after_names(value)
         return value
 
     def deployment(self, name: str) -> DeploymentConfig | None:
         return next((deployment for deployment in self.deployments if deployment.name == name), None)
+
+
+def _check_after_names(deployments: list[DeploymentConfig]) -> None:
+    """``after:`` names another deployment of the file, and no chain of them comes back to where it
+    started (each run would start the next for ever)."""
+    names = [deployment.name for deployment in deployments]
+    upstream = {d.name: [t.after for t in d.triggers if t.after is not None] for d in deployments}
+    for name, afters in upstream.items():
+        for after in afters:
+            if after not in names:
+                raise ValueError(
+                    f"deployment '{name}' runs after '{after}', which prefect.yml does not list; "
+                    f"known: {', '.join(names)}"
+                )
+    loop = _loop(upstream)
+    if loop:
+        raise ValueError(f"'after' triggers form a loop ({' -> '.join(loop)}): each run would start the next for ever")
+
+
+def _loop(upstream: dict[str, list[str]]) -> list[str] | None:
+    """A cycle of the "runs after" graph, as the names along it (first = last), or None."""
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> list[str] | None:
+        visiting.append(name)
+        for after in upstream.get(name, []):
+            if after in visiting:
+                return [*visiting[visiting.index(after) :], after]
+            if after not in done:
+                found = visit(after)
+                if found:
+                    return found
+        visiting.pop()
+        done.add(name)
+        return None
+
+    for name in upstream:
+        if name not in done:
+            found = visit(name)
+            if found:
+                return found
+    return None
 
 
 def parse_prefect_config(raw: dict[str, Any], source: str = "prefect.yml") -> PrefectConfig:
@@ -276,20 +351,26 @@ def check_env(project_path: Path, env: str | None) -> None:
 PREFECT_PATTERNS = ["prefect*", "prefect*/**"]
 
 
-def load_prefect_config(project_path: Path, env: str | None = None) -> PrefectConfig:
-    """Read prefect.yml for ``env`` with the project's own config loader settings.
-
-    The ``prefect`` config pattern and its "soft" merge (``conf/local/prefect.yml`` may change one
-    nested value of ``conf/base``'s) are added here, so a project's settings.py needs no edit.
-    """
-    from kedro.config import MissingConfigException
+def _config_loader(project_path: Path, env: str | None, runtime_params: dict[str, Any] | None = None) -> Any:
+    """The project's own config loader for ``env``, with the ``prefect`` pattern and its "soft" merge
+    (``conf/local/prefect.yml`` may change one nested value of ``conf/base``'s) added, so a
+    project's settings.py needs no edit."""
     from kedro.framework.project import settings
 
     check_env(project_path, env)
     arguments = dict(settings.CONFIG_LOADER_ARGS)
     arguments["config_patterns"] = {"prefect": PREFECT_PATTERNS, **arguments.get("config_patterns", {})}
     arguments["merge_strategy"] = {"prefect": "soft", **arguments.get("merge_strategy", {})}
-    loader = settings.CONFIG_LOADER_CLASS(conf_source=str(project_path / settings.CONF_SOURCE), env=env, **arguments)
+    return settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project_path / settings.CONF_SOURCE), env=env, runtime_params=runtime_params, **arguments
+    )
+
+
+def load_prefect_config(project_path: Path, env: str | None = None) -> PrefectConfig:
+    """Read prefect.yml for ``env`` with the project's own config loader settings."""
+    from kedro.config import MissingConfigException
+
+    loader = _config_loader(project_path, env)
     source = f"prefect.yml (env '{env or loader.default_run_env}')"
     try:
         raw = loader["prefect"]
@@ -298,6 +379,18 @@ def load_prefect_config(project_path: Path, env: str | None = None) -> PrefectCo
     except Exception as error:  # noqa: BLE001 - YAML and OmegaConf errors, each turned into one line
         raise PrefectConfigError(f"{source}: {describe_load_error(error)}") from None
     return parse_prefect_config(raw, source=source)
+
+
+def load_kedro_parameters(project_path: Path, env: str | None, runtime_params: dict[str, Any] | None) -> dict[str, Any]:
+    """The project's parameters for ``env`` as a run with these runtime params sees them."""
+    from kedro.config import MissingConfigException
+
+    try:
+        return dict(_config_loader(project_path, env, runtime_params)["parameters"])
+    except MissingConfigException:
+        return {}
+    except Exception as error:  # noqa: BLE001 - YAML and OmegaConf errors, each turned into one line
+        raise PrefectConfigError(f"parameters (env '{env or 'local'}'): {describe_load_error(error)}") from None
 
 
 def describe_load_error(error: Exception) -> str:

@@ -44,6 +44,11 @@ class RunOptions(BaseModel):
     from_inputs: list[str] | None = _option(None, "Run from the nodes that load these datasets.", "--from-inputs")
     to_outputs: list[str] | None = _option(None, "Run up to the nodes that save these datasets.", "--to-outputs")
     namespaces: list[str] | None = _option(None, "Run only nodes in these namespaces.", "--namespaces")
+    parameters: dict[str, Any] | None = _option(
+        None,
+        "Kedro parameters for this run over parameters.yml (the run form lists the project's, typed), e.g. {top_n: 5}.",
+        "--params",
+    )
     runtime_params: dict[str, Any] | None = _option(
         None, "Values for ${runtime_params:...} in the configuration, e.g. {top_n: 5}.", "--params"
     )
@@ -68,6 +73,13 @@ class RunOptions(BaseModel):
         None, "threads (in the flow's process) or dask; none: execution.task_runner.", "--runner"
     )
     dask_address: str | None = _option(None, "Dask scheduler, tcp://HOST:PORT; none: execution.dask.address.", "(none)")
+
+    def kedro_runtime_params(self) -> dict[str, Any] | None:
+        """``KedroSession``'s runtime params, as ``kedro run --params`` gives them: the run's Kedro
+        ``parameters``, with ``runtime_params`` over them (nested keys merged)."""
+        if self.parameters is None or self.runtime_params is None:
+            return self.runtime_params if self.parameters is None else self.parameters
+        return merged(self.parameters, self.runtime_params)
 
     def filters(self) -> dict[str, list[str] | None]:
         """The node filters, as ``KedroSession.run`` takes them."""
@@ -129,6 +141,17 @@ class RunOptions(BaseModel):
             default = "none" if field.default is None else f"`{shown_default}`"
             rows.append(f"| `{name}` | {shown} | {default} | {field.description} |")
         return "\n".join(rows)
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on ``base``, mappings merged key by key (as Kedro merges runtime params)."""
+    result = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 FILTER_NAMES = ("tags", "node_names", "from_nodes", "to_nodes", "from_inputs", "to_outputs", "namespaces")

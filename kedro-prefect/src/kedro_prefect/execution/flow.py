@@ -27,7 +27,7 @@ from .pool_slots import pool_slot
 from .resume import Resume
 from .runner import PrefectTaskRunner
 from .selection import all_nodes_and_tags, selected_pipeline
-from .summary import last_summary, publish_summary, summary_key
+from .summary import last_summary, publish_lineage, publish_summary, summary_key
 from .threads import ThreadsExecution
 from .units import ExecutionStrategy
 
@@ -82,7 +82,7 @@ def run_pipeline(options: RunOptions) -> None:
             pool_slot(),
             kedro_logs_to_prefect(project.package_name),
             KedroSession.create(
-                project_path=project.path, env=options.env, runtime_params=options.runtime_params
+                project_path=project.path, env=options.env, runtime_params=options.kedro_runtime_params()
             ) as session,
         ):
             # KedroSession.run: the context manager is typed as Kedro's base session class.
@@ -90,6 +90,7 @@ def run_pipeline(options: RunOptions) -> None:
     finally:
         if runner.outcomes:
             publish_summary(runner.outcomes, project.flow_name)
+            publish_lineage(runner.outcomes, runner.locations, runner.sizes, project.flow_name)
 
 
 def _kedro_pipeline(**parameters: Any) -> None:

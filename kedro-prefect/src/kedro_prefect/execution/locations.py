@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
 
 
-def dataset_locations(catalog: CatalogProtocol, names: Iterable[str], project_path: Path) -> dict[str, str]:
-    """The location of each named dataset that has one."""
+def configured_locations(catalog: CatalogProtocol, names: Iterable[str]) -> dict[str, str]:
+    """The ``filepath`` (or ``path``) of each named dataset that has one, as its configuration says."""
     try:
         # DataCatalog's: Kedro's CatalogProtocol does not declare it.
         configs = catalog.to_config()[0]  # type: ignore[attr-defined]
@@ -27,11 +27,20 @@ def dataset_locations(catalog: CatalogProtocol, names: Iterable[str], project_pa
         config = configs.get(name) or {}
         location = config.get("filepath") or config.get("path")
         if isinstance(location, str | Path):
-            locations[name] = _shown(str(location), project_path)
+            locations[name] = str(location)
     return locations
 
 
-def _shown(location: str, project_path: Path) -> str:
+def location_uri(location: str, project_path: Path) -> str:
+    """``s3://bucket/key`` as it is; a local path as ``file:///...``, resolved against the project."""
+    if "://" in location:
+        return location
+    path = Path(location)
+    return (path if path.is_absolute() else project_path / path).resolve().as_uri()
+
+
+def shown_location(location: str, project_path: Path) -> str:
+    """Relative to the project when inside it."""
     try:
         return Path(location).relative_to(project_path).as_posix()
     except ValueError:

@@ -30,8 +30,10 @@ from prefect.cache_policies import NO_CACHE
 
 from ..errors import KedroPrefectError
 from .absent_imports import remember_absent_data_libraries
+from .asset_events import emit_materializations, materialization_events
 from .kedro_internals import nodes_to_resume_from
-from .locations import dataset_locations
+from .lineage import stored_bytes
+from .locations import configured_locations, location_uri, shown_location
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
 from .scheduler import Scheduler
@@ -166,6 +168,10 @@ class PrefectTaskRunner(AbstractRunner):
         self._task_options = task_options
         self.outcomes: list[NodeOutcome] = []
         """Every node of the last run, in pipeline order: final state, duration, inputs, outputs."""
+        self.locations: dict[str, str] = {}
+        """Where each persisted dataset of the last run lives, as shown (relative to the project inside it)."""
+        self.sizes: dict[str, int | None] = {}
+        """Bytes each persisted output of the last run's completed nodes takes in storage."""
 
     def __repr__(self) -> str:
         # Kedro records str(runner) in the run's parameters, which plugins such as kedro-mlflow log.
@@ -227,7 +233,18 @@ class PrefectTaskRunner(AbstractRunner):
             scheduler.run()
 
         unit_of = {node: unit for unit in units for node in unit}
-        locations = dataset_locations(catalog, pipeline.all_outputs(), Path.cwd())
+        persisted = configured_locations(catalog, pipeline.datasets())
+        saved = [(node.name, node.inputs, node.outputs) for node in scheduler.completed]
+        emit_materializations(materialization_events(saved, persisted, Path.cwd()))
+        self.locations = {name: shown_location(path, Path.cwd()) for name, path in persisted.items()}
+        self.sizes = {
+            name: stored_bytes(location_uri(persisted[name], Path.cwd()))
+            for node in scheduler.completed
+            for name in node.outputs
+            if name in persisted
+        }
+        outputs = pipeline.all_outputs()
+        locations = {name: location for name, location in self.locations.items() if name in outputs}
         self.outcomes = [
             self._outcome(node, scheduler, unit_of.get(node), skipped.get(node.name), locations)
             for node in pipeline.nodes

@@ -51,10 +51,33 @@ def publish_summary(outcomes: list[NodeOutcome], flow_name: str) -> None:
     )
 
 
+def publish_lineage(
+    outcomes: list[NodeOutcome], locations: dict[str, str], sizes: dict[str, int | None], flow_name: str
+) -> None:
+    """A markdown artifact beside the summary: the run's nodes and datasets as a Mermaid flowchart,
+    and what each persisted output takes in storage (``lineage.py``)."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from .lineage import lineage_markdown
+
+    create_markdown_artifact(
+        key=summary_key(flow_name).removesuffix("-nodes") + "-lineage",
+        markdown=lineage_markdown(outcomes, locations, sizes),
+        description="Kedro nodes and datasets of this run, and the size of each dataset it saved",
+    )
+
+
 def last_summary(flow_run_id: Any, key: str | None = None) -> list[dict[str, Any]]:
-    """The rows of the newest summary this flow run published (under ``key``, if given); [] if none."""
+    """The rows of the newest summary this flow run published (under ``key``, if given); [] if none.
+
+    Summaries are its table artifacts: the lineage beside them is markdown."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+        ArtifactFilterType,
+    )
     from prefect.client.schemas.sorting import ArtifactSort
 
     with get_client(sync_client=True) as client:
@@ -62,6 +85,7 @@ def last_summary(flow_run_id: Any, key: str | None = None) -> list[dict[str, Any
             artifact_filter=ArtifactFilter(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
                 key=ArtifactFilterKey(any_=[key]) if key else None,
+                type=ArtifactFilterType(any_=["table"]),
             ),
             sort=ArtifactSort.CREATED_DESC,
             limit=1,

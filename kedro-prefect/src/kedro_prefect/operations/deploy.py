@@ -26,6 +26,7 @@ from ..config import (
     PrefectConfig,
     PrefectConfigError,
     check_override_names,
+    load_kedro_parameters,
     load_prefect_config,
     validate_deployment,
 )
@@ -33,8 +34,10 @@ from ..environment import no_tracking_environment
 from ..project import NAME_PATTERN
 from ..report import say
 from .containers import CONTAINER_POOL_TYPES, job_variables
+from .deployment_triggers import prefect_triggers
 from .image import require_image
 from .pools import check_job_variables, require_work_pools
+from .run_form import FORM_FIELD, closed_schema, form_refusal
 from .server import require_server, ui_url
 from .source import ProjectSource
 
@@ -51,6 +54,8 @@ class Planned:
     entry: DeploymentConfig
     execution: ExecutionConfig
     """The execution settings of the deployment's Kedro environment."""
+    kedro_parameters: dict[str, Any] | None = None
+    """The project's parameters as the deployment's runs see them, for the run form; None: unreadable here."""
 
     @property
     def work_pool(self) -> str:
@@ -112,6 +117,24 @@ def selected_deployments(
     return selected
 
 
+def project_catalog(project: KedroProject, entry: DeploymentConfig) -> Any:
+    """The catalog a run of the deployment would get (its env, its runtime params), built by Kedro."""
+    from kedro.framework.session import KedroSession
+
+    options = entry.run_options()
+    kedro_logger = logging.getLogger("kedro")
+    level = kedro_logger.level
+    kedro_logger.setLevel(logging.WARNING)  # the session's INFO lines say nothing about the deployment
+    try:
+        with KedroSession.create(
+            project_path=project.path, env=entry.env, runtime_params=options.kedro_runtime_params()
+        ) as session:
+            # KedroSession's: the context manager is typed as Kedro's base session class.
+            return session.load_context().catalog  # type: ignore[attr-defined]
+    finally:
+        kedro_logger.setLevel(level)
+
+
 def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution: ExecutionConfig) -> None:
     """For a deployment that runs on Dask, apply the memory-dataset policy now, as its runs will.
 
@@ -119,8 +142,6 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
     other policies say what they will do. Nothing is imported from Dask: the deploying machine
     need not have it.
     """
-    from kedro.framework.session import KedroSession
-
     from ..execution.grouping import initial_units
     from ..execution.memory_datasets import MemoryDatasetsError, describe_policy
     from ..execution.selection import selected_pipeline
@@ -130,17 +151,7 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
     if execution.task_runner != "dask":
         return
     pipeline = selected_pipeline(options)
-    kedro_logger = logging.getLogger("kedro")
-    level = kedro_logger.level
-    kedro_logger.setLevel(logging.WARNING)  # the session's INFO lines say nothing about the deployment
-    try:
-        with KedroSession.create(
-            project_path=project.path, env=entry.env, runtime_params=options.runtime_params
-        ) as session:
-            # KedroSession's: the context manager is typed as Kedro's base session class.
-            catalog = session.load_context().catalog  # type: ignore[attr-defined]
-    finally:
-        kedro_logger.setLevel(level)
+    catalog = project_catalog(project, entry)
     try:
         units = initial_units(pipeline, execution.group_by)
         plan = describe_policy(pipeline, catalog, execution.dask.memory_datasets, units)
@@ -148,6 +159,50 @@ def check_dask_memory(project: KedroProject, entry: DeploymentConfig, execution:
         raise PrefectConfigError(f"Deployment '{entry.name}': {error}") from None
     if plan:
         say(f"Deployment '{entry.name}' runs on Dask: {plan}")
+
+
+def check_dataset_triggers(project: KedroProject, entry: DeploymentConfig) -> None:
+    """An ``on_dataset`` trigger names a dataset some node saves to storage: a typo, or a dataset
+    kept in memory, would be a trigger that never fires."""
+    from ..execution.locations import configured_locations
+    from ..execution.selection import registered_pipelines
+
+    names = [trigger.on_dataset for trigger in entry.triggers if trigger.on_dataset is not None]
+    if not names:
+        return
+    outputs = {name for pipeline in registered_pipelines().values() for name in pipeline.all_outputs()}
+    persisted = configured_locations(project_catalog(project, entry), outputs)
+    for name in names:
+        if name not in outputs:
+            known = ", ".join(sorted(persisted)) or "none"
+            raise PrefectConfigError(
+                f"Deployment '{entry.name}': on_dataset '{name}' is no node's output, so no run saves it. "
+                f"Datasets the pipelines save to storage: {known}."
+            )
+        if name not in persisted:
+            raise PrefectConfigError(
+                f"Deployment '{entry.name}': on_dataset '{name}' is kept in memory (catalog.yml gives it no "
+                "filepath), so no run saves it to storage; add it to catalog.yml, or trigger on a dataset that is."
+            )
+
+
+def form_parameters(project: KedroProject, entry: DeploymentConfig) -> dict[str, Any] | None:
+    """The project's parameters for the entry's run form; when they cannot be read here (say, a
+    ``${runtime_params:...}`` without a default), the form keeps one free-form field, and says so."""
+    options = entry.run_options()
+    try:
+        kedro_parameters = load_kedro_parameters(project.path, entry.env, options.kedro_runtime_params())
+    except PrefectConfigError as error:
+        say(f"Deployment '{entry.name}': the run form shows `parameters` as one JSON field: {error}")
+        return None
+    # The server would refuse these when applying the deployment or starting the trigger's runs.
+    given = [("parameters", entry.parameters), *((f"trigger {t.describe()}", t.parameters) for t in entry.triggers)]
+    for where, flow_parameters in given:
+        if FORM_FIELD in flow_parameters:
+            refusal = form_refusal(flow_parameters[FORM_FIELD], kedro_parameters)
+            if refusal:
+                raise PrefectConfigError(f"Deployment '{entry.name}', {where}: {refusal}")
+    return kedro_parameters
 
 
 def plan(
@@ -169,26 +224,27 @@ def plan(
         execution = config_of(entry.env).execution
         check_override_names(execution, node_names, tags, f"prefect.yml (env '{entry.env or 'local'}')")
         selected_pipeline(entry.run_options())
-        planned.append(Planned(entry, execution))
+        planned.append(Planned(entry, execution, form_parameters(project, entry)))
     for item in planned:
         check_dask_memory(project, item.entry, item.execution)
+        check_dataset_triggers(project, item.entry)
     return planned
 
 
-def strict_parameter_schema(deployment: Any) -> None:
-    """Refuse unknown parameters on the server, as wrongly typed ones already are.
+def run_form(deployment: Any, kedro_parameters: dict[str, Any] | None) -> None:
+    """The deployment's parameter schema: closed to unknown parameters, with the project's Kedro
+    parameters as typed fields of ``parameters`` (``run_form.py``).
 
-    Prefect's schema allows any extra key, and a flow run carrying one never starts: its process
-    exits before the flow body can say why, and the run ends Crashed. With the schema closed, the
-    server refuses such a run when it is created, from the UI, the API or ``make run``.
+    Prefect keeps the schema in a private attribute of the deployment it builds and edits it there
+    itself (for frozen parameters); ``test_deploy_names.py`` fails if that attribute goes away.
     """
     from prefect.utilities.callables import ParameterSchema
 
-    class StrictParameterSchema(ParameterSchema):
+    class ClosedParameterSchema(ParameterSchema):
         additionalProperties: bool = False
 
-    schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)
-    deployment._parameter_openapi_schema = StrictParameterSchema(**schema, additionalProperties=False)
+    schema = closed_schema(deployment._parameter_openapi_schema.model_dump(exclude_unset=True), kedro_parameters)
+    deployment._parameter_openapi_schema = ClosedParameterSchema(**schema)
 
 
 def deployment_job_variables(project: KedroProject, entry: DeploymentConfig, pool: WorkPool, image: str | None) -> dict:
@@ -262,8 +318,9 @@ def register(project: KedroProject, planned: list[Planned], variables: dict[str,
             tags=entry.tags,
             version=entry.version,
             description=entry.description or f"Kedro pipeline '{entry.pipeline}' of {project.project_name}",
+            triggers=prefect_triggers(entry, flow.name),
         )
-        strict_parameter_schema(deployment)
+        run_form(deployment, item.kedro_parameters)
         built.append((item, deployment))
     with _HeldInterrupt():
         for item, deployment in built:
@@ -274,6 +331,8 @@ def register(project: KedroProject, planned: list[Planned], variables: dict[str,
                 f"'{entry.pipeline}' on {item.work_pool}/{entry.work_queue}. "
                 f"Run it with `make run DEPLOYMENT={entry.name}`"
             )
+            for trigger in entry.triggers:
+                say(f"  It also starts by itself {trigger.describe()}")
     return flow.name
 
 

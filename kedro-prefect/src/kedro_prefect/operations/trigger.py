@@ -33,7 +33,9 @@ UNPOLLED_QUEUE_SECONDS = 30.0
 """How long a run may wait on a work queue that no worker polls before ``make run`` gives up."""
 POLLED_RECENTLY = timedelta(seconds=60)
 """A queue polled within this long has a worker (Prefect's own notion of a ready queue)."""
-CANCEL_WAIT_SECONDS = 15.0
+CANCEL_WAIT_SECONDS = 30.0
+"""How long Ctrl-C on ``make run`` waits for the run to end Cancelled (a few seconds, unless the
+machine is busy); a second Ctrl-C leaves without waiting."""
 
 
 def parse_params(params_json: str | None) -> dict | None:
@@ -189,6 +191,7 @@ def _cancel_on_interrupt(client: SyncPrefectClient, flow_run: FlowRun, api: str)
         # A running run is cancelled by its worker, which stops its process; one not started yet needs no one.
         new_state = Cancelling if running else Cancelled
         client.set_flow_run_state(flow_run.id, new_state(message="Cancelled by Ctrl-C on make run"), force=True)
+        say(f"Ctrl-C: cancelling flow run {flow_run.id} (Ctrl-C again to stop waiting)", err=True)
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
         while time.monotonic() < deadline:
             state = client.read_flow_run(flow_run.id).state
