@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError, field_validator
 
 from kedro_prefect.cli import LayerGroup
 from kedro_prefect.errors import KedroPrefectError, first_problem
+from kedro_prefect.report import say, warn
 
 from .test_package import MODULES
 
@@ -63,6 +64,24 @@ def test_a_layer_error_is_one_line_and_exit_status_1(where):
         "The group cannot start: do this instead." if where == "group" else "The command cannot run: do that instead."
     )
     assert result.output == f"Error: {expected}\n"
+
+
+def test_on_a_terminal_only_a_warning_carries_colour_codes():
+    """A plain line reaches a terminal as typed (tests and people match it); a warning is yellow."""
+
+    @click.group(cls=LayerGroup)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def command() -> None:
+        say("Completed")
+        warn("No worker polls this queue.")
+
+    result = CliRunner().invoke(group, ["command"], color=True)
+    assert result.exit_code == 0
+    assert result.stdout == "Completed\n"
+    assert result.stderr == click.style("No worker polls this queue.", fg="yellow") + "\n"
 
 
 def test_first_problem_reads_pydantic_errors_in_the_layers_words():

@@ -27,7 +27,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _click_output(message: str, *, err: bool, warning: bool) -> None:
-    click.secho(message, err=err, fg="yellow" if warning else None)
+    # Only a warning is styled: click.style ends every styled line with a reset code, which a
+    # plain line must not carry (it reaches logs and anyone matching the output).
+    click.echo(click.style(message, fg="yellow") if warning else message, err=err)
 
 
 class _LayerErrors(click.Command):
