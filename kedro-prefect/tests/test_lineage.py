@@ -53,7 +53,8 @@ def test_the_artifact_lists_what_completed_nodes_saved_with_sizes(tmp_path):
     assert stored_bytes((tmp_path / "parts").as_uri()) == 2048
 
     run = [outcome("clean", "Completed", ["orders"], ["table"]), outcome("x", "Failed", [], ["report"])]
-    markdown = lineage_markdown(run, LOCATIONS, {"table": 2048})
+    markdown = lineage_markdown(run, LOCATIONS, {"table": 2048}, {"table": [12000, 3]})
     assert "```mermaid\nflowchart LR\n" in markdown
-    assert markdown.endswith("| table | clean | `data/03_primary/table.csv` | 2.0 KiB |")
+    assert markdown.endswith("| table | clean | `data/03_primary/table.csv` | 2.0 KiB | 12,000 × 3 |")
+    assert lineage_markdown(run, LOCATIONS, {}, {}).endswith("| `data/03_primary/table.csv` | unknown | — |")
     assert "| report |" not in markdown  # its node failed: nothing saved

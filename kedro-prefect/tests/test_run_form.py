@@ -11,7 +11,7 @@ from prefect.utilities.schema_tools import validate
 
 from kedro_prefect.execution.flow import kedro_pipeline
 from kedro_prefect.operations.run_form import FORM_FIELD, closed_schema, form_refusal, parameters_field
-from kedro_prefect.options import RunOptions
+from kedro_prefect.options import RunOptions, without_unset
 
 EXAMPLE = {"valid_statuses": ["completed"], "top_n": 10}
 
@@ -53,6 +53,37 @@ def test_nested_parameters_are_nested_fields_and_booleans_are_not_integers():
     assert model["properties"]["alpha"]["type"] == "number"
     assert model["properties"]["fit_intercept"]["type"] == "boolean"
     assert model["properties"]["features"]["items"] == {}  # mixed: any item
+
+
+def test_options_unset_by_default_are_offered_as_their_own_type_left_empty():
+    """Prefect's form draws ``X or null`` as a switch reading 'Property is type "None"'; alone, an
+    enumeration is a choice and a list a list."""
+    properties = flow_schema(EXAMPLE)["properties"]
+    for name, field in RunOptions.model_fields.items():
+        assert "anyOf" not in properties[name], name
+        if name == FORM_FIELD:  # filled in with the project's parameters
+            assert properties[name]["default"] == EXAMPLE
+        elif field.default is None:
+            assert "default" not in properties[name], name
+        else:
+            assert properties[name]["default"] == field.default, name
+    assert properties["task_runner"]["enum"] == ["threads", "dask"]
+    assert properties["group_by"]["enum"] == ["none", "namespace"]
+    assert properties["tags"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "title": "tags",
+        "description": RunOptions.model_fields["tags"].description,
+        "position": list(RunOptions.model_fields).index("tags"),
+    }
+    assert refusal({"task_runner": "processes"}) is not None
+    assert refusal({}) is None
+
+
+def test_a_none_given_for_an_option_is_dropped_before_the_server_sees_it():
+    given = {"pipeline_name": "reporting", "env": None, "max_workers": None, "resume": False}
+    assert without_unset(given) == {"pipeline_name": "reporting", "resume": False}
+    assert refusal(without_unset(given)) is None
 
 
 def test_a_value_json_cannot_carry_is_left_out_of_the_form():

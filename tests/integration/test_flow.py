@@ -353,10 +353,12 @@ def test_the_lineage_artifact_draws_the_run_and_sizes_what_it_saved(flow_module,
     assert "```mermaid\nflowchart LR\n" in markdown
     assert '"reporting.top_customers<br/>Failed' in markdown and ":::failed" in markdown
     assert '[("order_table<br/>data/03_primary/order_table.csv")]:::persisted' in markdown
-    size = (in_project / "data/08_reporting/region_revenue.csv").stat().st_size
+    saved = in_project / "data/08_reporting/region_revenue.csv"
+    header, *lines = saved.read_text().splitlines()
+    shape = f"{len(lines)} × {len(header.split(','))}"  # as the node returned it, not read back
     assert (
-        f"| region_revenue | reporting.revenue_by_region | `data/08_reporting/region_revenue.csv` | {size} B |"
-        in markdown
+        f"| region_revenue | reporting.revenue_by_region | `data/08_reporting/region_revenue.csv` "
+        f"| {saved.stat().st_size} B | {shape} |" in markdown
     )
     assert "| top_customers |" not in markdown  # its node failed
 

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from .errors import KedroPrefectError, first_problem
-from .options import GroupBy, InvalidRunOptions, RunOptions, TaskRunnerName
+from .options import GroupBy, InvalidRunOptions, RunOptions, TaskRunnerName, without_unset
 from .project import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def _checked_run_parameters(value: dict[str, Any]) -> dict[str, Any]:
         RunOptions.parse(value, source="parameters")
     except InvalidRunOptions as error:
         raise ValueError(str(error)) from None
-    return value
+    return without_unset(value)
 
 
 class TriggerConfig(_Strict):
@@ -215,7 +215,7 @@ class DeploymentConfig(_Strict):
 
     def flow_parameters(self) -> dict[str, Any]:
         """The parameters the deployment stores: its pipeline and env, and the options it sets."""
-        return {"pipeline_name": self.pipeline, "env": self.env, **self.parameters}
+        return without_unset({"pipeline_name": self.pipeline, "env": self.env, **self.parameters})
 
     def run_options(self) -> RunOptions:
         return RunOptions.parse(self.flow_parameters(), source=f"deployment '{self.name}'")

@@ -26,6 +26,12 @@ def _option(default: Any, description: str, kedro_run: str) -> Any:
     return Field(default=default, description=description, json_schema_extra={_KEDRO_RUN: kedro_run})
 
 
+def without_unset(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Flow parameters without those set to none: none is each option's default, and the run form
+    has no none to send (the deployment's schema offers each option as its own type only)."""
+    return {name: value for name, value in parameters.items() if value is not None}
+
+
 class InvalidRunOptions(KedroPrefectError):
     """Run options that cannot run: unknown, of the wrong type, or selecting nothing; one line."""
 

@@ -90,7 +90,7 @@ def run_pipeline(options: RunOptions) -> None:
     finally:
         if runner.outcomes:
             publish_summary(runner.outcomes, project.flow_name)
-            publish_lineage(runner.outcomes, runner.locations, runner.sizes, project.flow_name)
+            publish_lineage(runner.outcomes, runner.locations, runner.sizes, runner.shapes, project.flow_name)
 
 
 def _kedro_pipeline(**parameters: Any) -> None:

@@ -100,17 +100,30 @@ def _human(size: int | None) -> str:
     return f"{size} B"
 
 
-def lineage_markdown(outcomes: Iterable[NodeOutcome], locations: dict[str, str], sizes: dict[str, int | None]) -> str:
-    """The artifact: the flowchart, then one row per persisted output this run saved."""
+def _rows_and_columns(shape: list[int] | None) -> str:
+    if not shape:
+        return "—"
+    return " × ".join(f"{size:,}" for size in shape)
+
+
+def lineage_markdown(
+    outcomes: Iterable[NodeOutcome],
+    locations: dict[str, str],
+    sizes: dict[str, int | None],
+    shapes: dict[str, list[int]],
+) -> str:
+    """The artifact: the flowchart, then one row per persisted output this run saved, with the
+    bytes it takes in storage and, for a table, its rows × columns when saved."""
     outcomes = list(outcomes)
     rows = [
-        f"| {name} | {outcome.node} | `{locations[name]}` | {_human(sizes.get(name))} |"
+        f"| {name} | {outcome.node} | `{locations[name]}` | {_human(sizes.get(name))} | {_rows_and_columns(shapes.get(name))} |"
         for outcome in outcomes
         if outcome.state == "Completed"
         for name in outcome.outputs
         if name in locations
     ]
-    table = ["| dataset | saved by | location | size |", "|---|---|---|---|", *rows] if rows else ["No dataset saved."]
+    header = ["| dataset | saved by | location | size | rows × columns |", "|---|---|---|---|---|"]
+    table = [*header, *rows] if rows else ["No dataset saved."]
     return "\n".join(
         [
             "### Lineage of this run",

@@ -37,6 +37,7 @@ from .locations import configured_locations, location_uri, shown_location
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
 from .scheduler import Scheduler
+from .table_shapes import shapes_saved_by
 from .tag_limits import limited_tags
 from .units import (
     ExecutionStrategy,
@@ -107,17 +108,19 @@ def _run_nodes(
     runs: dict[str, NodeRun],
 ) -> dict[str, NodeRun]:
     process = f"{machine_name()}:{os.getpid()}"
-    for node in nodes:
-        started = time.perf_counter()
-        try:
-            KedroNodeTask(
-                node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id
-            ).execute()
-        except Exception as error:
-            runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
-            error.kedro_node_runs = {n.name: runs[n.name] for n in nodes if n.name in runs}  # type: ignore[attr-defined]
-            raise
-        runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
+    with shapes_saved_by(nodes, hook_manager) as saved:
+        for node in nodes:
+            started = time.perf_counter()
+            try:
+                KedroNodeTask(
+                    node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id
+                ).execute()
+            except Exception as error:
+                runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
+                error.kedro_node_runs = {n.name: runs[n.name] for n in nodes if n.name in runs}  # type: ignore[attr-defined]
+                raise
+            shapes = {name: saved.shapes[name] for name in node.outputs if name in saved.shapes}
+            runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process, shapes=shapes)
     return runs
 
 
@@ -172,6 +175,8 @@ class PrefectTaskRunner(AbstractRunner):
         """Where each persisted dataset of the last run lives, as shown (relative to the project inside it)."""
         self.sizes: dict[str, int | None] = {}
         """Bytes each persisted output of the last run's completed nodes takes in storage."""
+        self.shapes: dict[str, list[int]] = {}
+        """Rows (and columns) of each output of the last run's completed nodes whose data had a shape."""
 
     def __repr__(self) -> str:
         # Kedro records str(runner) in the run's parameters, which plugins such as kedro-mlflow log.
@@ -243,6 +248,8 @@ class PrefectTaskRunner(AbstractRunner):
             for name in node.outputs
             if name in persisted
         }
+        runs = {node.name: scheduler.runs.get(node.name) for node in scheduler.completed}
+        self.shapes = {name: shape for run in runs.values() if run for name, shape in run.shapes.items()}
         outputs = pipeline.all_outputs()
         locations = {name: location for name, location in self.locations.items() if name in outputs}
         self.outcomes = [

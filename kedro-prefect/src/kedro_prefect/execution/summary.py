@@ -52,18 +52,22 @@ def publish_summary(outcomes: list[NodeOutcome], flow_name: str) -> None:
 
 
 def publish_lineage(
-    outcomes: list[NodeOutcome], locations: dict[str, str], sizes: dict[str, int | None], flow_name: str
+    outcomes: list[NodeOutcome],
+    locations: dict[str, str],
+    sizes: dict[str, int | None],
+    shapes: dict[str, list[int]],
+    flow_name: str,
 ) -> None:
     """A markdown artifact beside the summary: the run's nodes and datasets as a Mermaid flowchart,
-    and what each persisted output takes in storage (``lineage.py``)."""
+    and what each persisted output takes in storage and its rows × columns (``lineage.py``)."""
     from prefect.artifacts import create_markdown_artifact
 
     from .lineage import lineage_markdown
 
     create_markdown_artifact(
         key=summary_key(flow_name).removesuffix("-nodes") + "-lineage",
-        markdown=lineage_markdown(outcomes, locations, sizes),
-        description="Kedro nodes and datasets of this run, and the size of each dataset it saved",
+        markdown=lineage_markdown(outcomes, locations, sizes, shapes),
+        description="Kedro nodes and datasets of this run, and the size and rows of each dataset it saved",
     )
 
 

@@ -52,6 +52,8 @@ class NodeRun(BaseModel):
 
     seconds: float
     process: str
+    shapes: dict[str, list[int]] = {}
+    """Rows (and columns) of each output it saved whose data had a shape (``table_shapes``)."""
 
 
 class NodeOutcome(BaseModel):

@@ -8,6 +8,12 @@ for the deployment's Kedro environment, one field per key, typed from its value 
 ``top_n`` as an integer with 10 in it, and the server refuses ``top_n: "five"`` or a misspelt key
 when the run is created, before any worker starts it. The schema is closed at every level: Prefect
 accepts any extra key by default, and a run carrying one would end Crashed without saying why.
+
+An option whose default is none (unset: prefect.yml or Kedro decides) is offered as its own type
+alone, left empty: Prefect's form draws ``X or null`` as a switch whose null side reads
+'Property is type "None"', and an enumeration behind it as free text instead of its choices.
+Leaving the field empty omits it, which is what none means; so a run never carries a none
+(``options.without_unset`` drops one given on the command line or in prefect.yml).
 """
 
 from __future__ import annotations
@@ -74,10 +80,21 @@ def parameters_field(kedro_parameters: dict[str, Any], description: str) -> dict
     return {**_object(kedro_parameters, FORM_FIELD), "description": description}
 
 
+def _unset_when_empty(field: dict[str, Any]) -> dict[str, Any]:
+    """An optional option (``X | None``, default none) as ``X`` with no default; others as they are."""
+    choices = field.get("anyOf", [])
+    given = [choice for choice in choices if choice.get("type") != "null"]
+    if "default" not in field or field["default"] is not None or len(given) != 1 or len(choices) != 2:
+        return field
+    kept = {key: value for key, value in field.items() if key not in ("anyOf", "default")}
+    return {**given[0], **kept}
+
+
 def closed_schema(schema: dict[str, Any], kedro_parameters: dict[str, Any] | None) -> dict[str, Any]:
-    """The flow's schema as Prefect made it, closed to unknown parameters, with the project's
-    parameters as the fields of ``parameters`` (unchanged when they could not be read)."""
-    properties = dict(schema.get("properties", {}))
+    """The flow's schema as Prefect made it, closed to unknown parameters, each optional option
+    shown as its own type, with the project's parameters as the fields of ``parameters`` (one
+    free-form field when they could not be read)."""
+    properties = {name: _unset_when_empty(field) for name, field in schema.get("properties", {}).items()}
     if kedro_parameters is not None and FORM_FIELD in properties:
         generic = properties[FORM_FIELD]
         field = parameters_field(kedro_parameters, generic.get("description", ""))
