@@ -97,8 +97,10 @@ def project_env(prefect_home: Path | None = None, **extra: str) -> dict[str, str
 
 
 def flow_run_id(output: str) -> str:
-    """The flow run `make run` (or `make retry`) followed: the last id in its printed UI links."""
-    return re.findall(r"/runs/flow-run/([0-9a-f-]{36})", output)[-1]
+    """The flow run `make run` (or `make retry`) followed: the last id in its printed UI links,
+    before any run it started by itself (`after:` triggers, followed after it)."""
+    followed = output.split("\nIt started flow run ")[0]
+    return re.findall(r"/runs/flow-run/([0-9a-f-]{36})", followed)[-1]
 
 
 def wait_until_healthy(url: str, timeout: float = 60) -> None:

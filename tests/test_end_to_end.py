@@ -127,6 +127,25 @@ def test_up_deploy_run_completes_and_writes_outputs(installed):
     for output in OUTPUTS:
         assert len(pd.read_csv(project.path / output)) > 0, output
 
+    # daily-reports runs `after: default` (the example's prefect.yml): make run follows it too.
+    assert "It also starts by itself after default Completes" in deploy.stdout
+    followed, started = result.stdout.split("\nIt started flow run ")
+    assert followed.strip().splitlines()[-1].strip() == "Completed", result.stdout
+    assert re.match(r"'[\w-]+' \([0-9a-f-]{36}\) of daily-reports \(after: default\)\n", started), result.stdout
+    default_run, daily_run = re.findall(r"/runs/flow-run/([0-9a-f-]{36})", result.stdout)
+    times = project.api(RUN_TIMES, default_run, daily_run)
+    assert [run["state"] for run in times] == ["Completed", "Completed"]
+    assert times[1]["start"] >= times[0]["end"]  # in order: it starts once default has Completed
+
+
+# Flow runs by id: their final state, start and end times.
+RUN_TIMES = """
+with get_client(sync_client=True) as client:
+    runs = [client.read_flow_run(run_id) for run_id in sys.argv[1:]]
+    print(json.dumps([{"state": run.state.name, "start": run.start_time.timestamp(), "end": run.end_time.timestamp()}
+                      for run in runs]))
+"""
+
 
 def read_deployment(project: Project, name: str):
     """The deployment as the server stores it, read with the project's own Prefect client."""
@@ -152,7 +171,7 @@ def read_deployment(project: Project, name: str):
 
 def test_deployments_come_from_prefect_yml(project):
     daily = read_deployment(project, "daily-reports")
-    assert daily["parameters"] == {"pipeline_name": "reporting", "env": None}
+    assert daily["parameters"] == {"pipeline_name": "reporting"}
     assert daily["crons"] == ["0 6 * * *"]
     assert daily["tags"] == ["reporting"]
     assert daily["timezones"] == ["UTC"]
@@ -206,7 +225,7 @@ def test_command_line_overrides_the_file_for_one_deployment(project):
     assert "Registered deployment 'orbital-freight-ledger/adhoc'" in result.stdout
     assert "daily-reports" not in result.stdout
     adhoc = read_deployment(project, "adhoc")
-    assert adhoc["parameters"] == {"pipeline_name": "data_processing", "env": None}
+    assert adhoc["parameters"] == {"pipeline_name": "data_processing"}
     assert adhoc["work_queue_name"] == "urgent"
 
 

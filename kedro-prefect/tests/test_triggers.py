@@ -3,15 +3,17 @@ server's own matching accepts for this project's events only, and the asset even
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from prefect.server.events.schemas.automations import EventTrigger as ServerEventTrigger
 from prefect.server.events.schemas.events import RelatedResource, Resource
 
-from kedro_prefect.config import PrefectConfigError, parse_prefect_config
+from kedro_prefect.config import DeploymentConfig, PrefectConfigError, parse_prefect_config
 from kedro_prefect.execution.asset_events import DATASET_LABEL, MATERIALIZED, materialization_events
 from kedro_prefect.operations.deployment_triggers import COMPLETED, prefect_triggers
+from kedro_prefect.operations.follow_on import follow_on_deployments
 
 
 def config(*deployments: dict) -> list:
@@ -128,3 +130,23 @@ def test_each_persisted_output_is_one_materialization_with_its_inputs_as_lineage
         }
     ]
     assert materialization_events([("log", ["orders"], [])], locations, Path("/p")) == []
+
+
+def automation_of(entry: dict, flow_name: str = "shop") -> tuple[dict, uuid.UUID]:
+    """An entry's trigger as the automation the server keeps (Prefect's own conversion), in JSON."""
+    (trigger,) = prefect_triggers(DeploymentConfig.model_validate(entry), flow_name)
+    deployment_id = uuid.uuid4()
+    trigger.set_deployment_id(deployment_id)
+    return trigger.as_automation().model_dump(mode="json"), deployment_id
+
+
+def test_make_run_finds_the_deployments_that_run_after_the_one_it_followed():
+    daily, daily_id = automation_of({"name": "daily", "triggers": [{"after": "default"}]})
+    weekly, weekly_id = automation_of({"name": "weekly", "triggers": [{"after": "daily"}]})
+    elsewhere, _ = automation_of({"name": "theirs", "triggers": [{"after": "default"}]}, flow_name="other")
+    on_data, _ = automation_of({"name": "relay", "triggers": [{"on_dataset": "order_table"}]})
+    paused, _ = automation_of({"name": "paused", "triggers": [{"after": "default"}]})
+    automations = [daily, weekly, elsewhere, on_data, {**paused, "enabled": False}]
+    assert follow_on_deployments(automations, "default", "shop") == [daily_id]
+    assert follow_on_deployments(automations, "daily", "shop") == [weekly_id]
+    assert follow_on_deployments(automations, "weekly", "shop") == []

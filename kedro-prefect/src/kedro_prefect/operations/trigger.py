@@ -1,4 +1,5 @@
-"""Trigger a deployment (or retry one of its flow runs), follow it to the end, exit 0 only if it Completed.
+"""Trigger a deployment (or retry one of its flow runs), follow it to the end, then the runs it
+starts by itself (prefect.yml's ``after:``); exit 0 only if they all Completed.
 
 ``prefect deployment run --watch`` lingers for seconds after the run ends and prints no link; this
 prints the flow run's id and UI link straight away and returns as soon as the run is final, with
@@ -25,14 +26,17 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from ..errors import KedroPrefectError
-from ..options import RunOptions
+from ..options import RunOptions, without_unset
 from ..report import say
+from .follow_on import started_after
 from .server import require_server, ui_url
 
 UNPOLLED_QUEUE_SECONDS = 30.0
 """How long a run may wait on a work queue that no worker polls before ``make run`` gives up."""
 POLLED_RECENTLY = timedelta(seconds=60)
 """A queue polled within this long has a worker (Prefect's own notion of a ready queue)."""
+MAX_CHAIN = 20
+"""At most this many runs followed by one command (``after:`` loops are refused at deploy)."""
 CANCEL_WAIT_SECONDS = 30.0
 """How long Ctrl-C on ``make run`` waits for the run to end Cancelled (a few seconds, unless the
 machine is busy); a second Ctrl-C leaves without waiting."""
@@ -51,7 +55,7 @@ def parse_params(params_json: str | None) -> dict | None:
     if not isinstance(parameters, dict):
         raise KedroPrefectError(f"--params must be a JSON object of flow parameters, not {type(parameters).__name__}")
     RunOptions.parse(parameters, source="--params")  # the flow's own model: refused here, before a run exists
-    return parameters
+    return without_unset(parameters)
 
 
 def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: int, poll: float) -> None:
@@ -74,7 +78,7 @@ def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: i
                 f"The server refused the run's parameters: {' '.join(str(detail).split())}"
             ) from None
         say(f"Flow run '{flow_run.name}' ({flow_run.id}) of {full_name}")
-        follow(client, flow_run, api, timeout, poll)
+        follow_chain(client, flow_run, api, timeout, poll)
 
 
 def retry(flow_run_id: str, timeout: int, poll: float) -> None:
@@ -105,7 +109,23 @@ def retry(flow_run_id: str, timeout: int, poll: float) -> None:
             raise KedroPrefectError(f"Flow run {run_id} is still {state}: only a finished run can be retried.")
         client.set_flow_run_state(run_id, Scheduled(message="Retried with make retry"), force=True)
         say(f"Flow run '{flow_run.name}' ({run_id}): attempt {flow_run.run_count + 1}")
-        follow(client, client.read_flow_run(run_id), api, timeout, poll)
+        follow_chain(client, client.read_flow_run(run_id), api, timeout, poll)
+
+
+def follow_chain(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int, poll: float) -> None:
+    """Follow the run, then each run its Completing started (prefect.yml's ``after:``), and so on:
+    one command shows the chain end to end and fails if any run in it fails."""
+    chain = [flow_run]
+    for _ in range(MAX_CHAIN):
+        if not chain:
+            return
+        run = chain.pop(0)
+        follow(client, run, api, timeout, poll)
+        for started in started_after(client, client.read_flow_run(run.id), api):
+            after = client.read_deployment(run.deployment_id).name if run.deployment_id else "it"
+            deployment = client.read_deployment(started.deployment_id).name if started.deployment_id else "?"
+            say(f"It started flow run '{started.name}' ({started.id}) of {deployment} (after: {after})")
+            chain.append(started)
 
 
 def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int, poll: float) -> None:
