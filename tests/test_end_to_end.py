@@ -127,25 +127,6 @@ def test_up_deploy_run_completes_and_writes_outputs(installed):
     for output in OUTPUTS:
         assert len(pd.read_csv(project.path / output)) > 0, output
 
-    # daily-reports runs `after: default` (the example's prefect.yml): make run follows it too.
-    assert "It also starts by itself after default Completes" in deploy.stdout
-    followed, started = result.stdout.split("\nIt started flow run ")
-    assert followed.strip().splitlines()[-1].strip() == "Completed", result.stdout
-    assert re.match(r"'[\w-]+' \([0-9a-f-]{36}\) of daily-reports \(after: default\)\n", started), result.stdout
-    default_run, daily_run = re.findall(r"/runs/flow-run/([0-9a-f-]{36})", result.stdout)
-    times = project.api(RUN_TIMES, default_run, daily_run)
-    assert [run["state"] for run in times] == ["Completed", "Completed"]
-    assert times[1]["start"] >= times[0]["end"]  # in order: it starts once default has Completed
-
-
-# Flow runs by id: their final state, start and end times.
-RUN_TIMES = """
-with get_client(sync_client=True) as client:
-    runs = [client.read_flow_run(run_id) for run_id in sys.argv[1:]]
-    print(json.dumps([{"state": run.state.name, "start": run.start_time.timestamp(), "end": run.end_time.timestamp()}
-                      for run in runs]))
-"""
-
 
 def read_deployment(project: Project, name: str):
     """The deployment as the server stores it, read with the project's own Prefect client."""

@@ -9,6 +9,8 @@ with three deployments: `default` (data_processing, which saves `order_table`), 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import Project, add_pipeline, bake, flow_run_id
@@ -122,7 +124,10 @@ def test_deployments_start_after_a_run_completes_and_when_a_dataset_is_saved(pro
     relay = project.path / "data" / "08_reporting" / "relay.txt"
     relay.unlink(missing_ok=True)
 
-    result = project.make("run", timeout=600)  # `default` only
+    result = project.make("run", timeout=600)  # `default`, then the run it starts `after:` it
+    followed, started = result.stdout.split("\nIt started flow run ")
+    assert followed.strip().splitlines()[-1].strip() == "Completed", result.stdout
+    assert re.match(r"'[\w-]+' \([0-9a-f-]{36}\) of after-default \(after: default\)\n", started), result.stdout
     assert result.stdout.splitlines()[-1].strip() == "Completed"
 
     runs = project.api(RUNS_OF, "default,after-default,on-order-table", "300", timeout=400)
