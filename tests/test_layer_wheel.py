@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kedro_prefect.config import load_prefect_config
+from kedro_prefect.config import load_prefect_config, parse_prefect_config
 from kedro_prefect.operations.scaffold import DEV_REQUIREMENTS, layer_requirement, prefect_yml, project_file
 from kedro_prefect.options import RunOptions
 from packaging.requirements import Requirement
@@ -136,3 +136,12 @@ def test_the_generated_project_pins_the_range_kedro_prefect_init_adds():
     assert f'"{layer_requirement()}",' in pyproject
     dev = tomllib.loads(pyproject.replace("{{ cookiecutter.python_package }}", "p"))["project"]["optional-dependencies"]
     assert tuple(dev["dev"]) == DEV_REQUIREMENTS
+
+
+def test_the_prefect_yml_reference_in_the_generated_readme_is_a_valid_prefect_yml():
+    readme = (PROJECT_TREE / "README.md").read_text()
+    (reference,) = re.findall(r"```yaml\n(execution:.*?)```", readme, flags=re.DOTALL)
+    config = parse_prefect_config(yaml.safe_load(reference))
+    assert [trigger.describe() for trigger in config.deployment("daily-reports").triggers] == [
+        "after default Completes"
+    ]

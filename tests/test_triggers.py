@@ -37,6 +37,7 @@ deployments:
     pipeline: data_processing
   - name: after-default
     pipeline: reporting
+    schedule: {cron: "0 6 * * *"}   # its scheduled runs are not the one `make run` follows
     triggers:
       - after: default
   - name: on-order-table
@@ -53,6 +54,10 @@ BAD = {
     "memory_dataset": (
         "deployments:\n  - name: x\n    triggers:\n      - on_dataset: cleaned_orders\n",
         "Error: Deployment 'x': on_dataset 'cleaned_orders' is kept in memory",
+    ),
+    "self_starting": (
+        "deployments:\n  - name: x\n    pipeline: data_processing\n    triggers:\n      - on_dataset: order_table\n",
+        "Error: Triggers form a loop (x -> x): each run would start the next for ever.",
     ),
     "unknown_deployment": (
         "deployments:\n  - name: x\n    triggers:\n      - after: defualt\n",
@@ -77,10 +82,11 @@ with get_client(sync_client=True) as client:
                 sort=FlowRunSort.START_TIME_ASC,
             )
             found[name] = [
-                {"state": r.state.name if r.state else None,
+                {"id": str(r.id), "state": r.state.name if r.state else None,
                  "start": r.start_time.timestamp() if r.start_time else None,
                  "end": r.end_time.timestamp() if r.end_time else None}
                 for r in runs
+                if r.start_time is not None or r.state.name != "Scheduled"  # not the schedule's future runs
             ]
         if all(runs and runs[-1]["end"] is not None for runs in found.values()):
             break
@@ -90,7 +96,7 @@ with get_client(sync_client=True) as client:
 print(json.dumps(found))
 """
 
-# The asset events the server stored, newest last.
+# The asset events the server stored, newest first (the events API's order).
 ASSET_EVENTS = """
 import httpx
 from prefect.settings import PREFECT_API_URL
@@ -135,19 +141,20 @@ def test_deployments_start_after_a_run_completes_and_when_a_dataset_is_saved(pro
         assert [run["state"] for run in runs[name]] == ["Completed"], f"{name}: {runs}"
     (default,) = runs["default"]
     assert runs["after-default"][0]["start"] >= default["end"]  # in order: after the run it follows
+    assert f"({runs['after-default'][0]['id']}) of after-default (after: default)" in result.stdout  # the one followed
     assert 0 < int(relay.read_text()) <= 480  # written by the run the saved order table started
 
     events = project.api(ASSET_EVENTS)
     order_table = (project.path / "data/03_primary/order_table.csv").resolve().as_uri()
     saved = [event for event in events if event["resource"]["prefect.resource.name"] == "order_table"]
     assert saved, events
-    resource = saved[-1]["resource"]
+    resource = saved[0]["resource"]
     assert (resource["prefect.resource.id"], resource["kedro.dataset"]) == (order_table, "order_table")
-    related = {(item["prefect.resource.role"], item["prefect.resource.id"]) for item in saved[-1]["related"]}
+    related = {(item["prefect.resource.role"], item["prefect.resource.id"]) for item in saved[0]["related"]}
     assert ("asset-materialized-by", "kedro.node.build_order_table") in related
     assert ("flow-run", f"prefect.flow-run.{flow_run_id(result.stdout)}") in related
     # Lineage: a report the triggered run saved names the order table it read.
-    (report,) = [event for event in events if event["resource"]["prefect.resource.name"] == "region_revenue"][-1:]
+    (report,) = [event for event in events if event["resource"]["prefect.resource.name"] == "region_revenue"][:1]
     assert {"prefect.resource.id": order_table, "prefect.resource.role": "asset"} in report["related"]
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
+from kedro.io import DataCatalog
+
 from kedro_prefect.execution.lineage import lineage_markdown, lineage_mermaid, stored_bytes
+from kedro_prefect.execution.locations import written_locations
 from kedro_prefect.execution.units import NodeOutcome
 
 
@@ -58,3 +64,23 @@ def test_the_artifact_lists_what_completed_nodes_saved_with_sizes(tmp_path):
     assert markdown.endswith("| table | clean | `data/03_primary/table.csv` | 2.0 KiB | 12,000 × 3 |")
     assert lineage_markdown(run, LOCATIONS, {}, {}).endswith("| `data/03_primary/table.csv` | unknown | — |")
     assert "| report |" not in markdown  # its node failed: nothing saved
+
+
+def test_a_run_too_large_for_the_ui_to_draw_says_so_instead_of_showing_an_error():
+    chain = [outcome(f"step_{i}", "Completed", [f"d{i}"], [f"d{i + 1}"]) for i in range(300)]
+    markdown = lineage_markdown(chain, {}, {}, {})
+    assert "```mermaid" not in markdown
+    assert "300 nodes and 600 edges: more than Prefect's UI draws" in markdown
+    assert "```mermaid" in lineage_markdown(chain[:200], {}, {}, {})  # 400 edges: drawn
+
+
+def test_a_versioned_output_is_sized_by_the_version_this_run_wrote_not_all_of_them(tmp_path):
+    config = {"table": {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "table.csv"), "versioned": True}}
+    DataCatalog.from_config(config, save_version="2026-12-06T10.00.00.000Z").save(
+        "table", pd.DataFrame({"a": [1] * 500})
+    )
+    catalog = DataCatalog.from_config(config, save_version="2026-12-07T10.00.00.000Z")
+    catalog.save("table", pd.DataFrame({"a": [1, 2]}))
+    (written,) = written_locations(catalog, ["table"]).values()
+    assert written == f"{tmp_path / 'table.csv'}/2026-12-07T10.00.00.000Z/table.csv"
+    assert stored_bytes(Path(written).as_uri()) == len("a\n1\n2\n")

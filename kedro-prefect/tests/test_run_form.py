@@ -11,7 +11,7 @@ from prefect.utilities.schema_tools import validate
 
 from kedro_prefect.execution.flow import kedro_pipeline
 from kedro_prefect.operations.run_form import FORM_FIELD, closed_schema, form_refusal, parameters_field
-from kedro_prefect.options import RunOptions, without_unset
+from kedro_prefect.options import InvalidRunOptions, RunOptions, given_over, without_unset
 
 EXAMPLE = {"valid_statuses": ["completed"], "top_n": 10}
 
@@ -85,11 +85,18 @@ def test_a_none_given_for_an_option_is_dropped_before_the_server_sees_it():
     assert without_unset(given) == {"pipeline_name": "reporting", "resume": False}
     assert refusal(without_unset(given)) is None
 
+    # Over a deployment that sets it, a none would not unset it (the server merges key by key).
+    assert given_over({"max_workers": 2}, {"tags": None, "resume": False}, "--params") == {"resume": False}
+    with pytest.raises(InvalidRunOptions, match="--params: 'max_workers' is null, but the deployment sets it to 2"):
+        given_over({"max_workers": 2}, {"max_workers": None}, "--params")
+
 
 def test_a_value_json_cannot_carry_is_left_out_of_the_form():
     field = parameters_field({"start": datetime.date(2026, 1, 1), "rows": [{"a": 1}], "n": None}, "")
     assert set(field["properties"]) == {"rows", "n"}
     assert field["default"] == {"rows": [{"a": 1}], "n": None}
+    thresholds = parameters_field({"thresholds": {1: 0.5, "b": 2}}, "")["properties"]["thresholds"]
+    assert set(thresholds["properties"]) == {"b"} and thresholds["default"] == {"b": 2}  # JSON keys are strings
 
 
 @pytest.mark.parametrize(

@@ -39,3 +39,16 @@ def test_without_a_hook_manager_nothing_is_noted():
     with shapes_saved_by([], None) as saved:
         pass
     assert saved.shapes == {}
+
+
+def test_a_generator_node_saving_chunks_adds_their_rows_up():
+    def chunks():
+        yield pd.DataFrame({"a": range(3), "b": range(3)})
+        yield pd.DataFrame({"a": range(4), "b": range(4)})
+
+    chunked = node(chunks, None, "table", name="chunked")
+    catalog = DataCatalog({"table": MemoryDataset()})
+    hooks = session_hook_manager([], [])
+    with shapes_saved_by([chunked], hooks) as saved:
+        Task(node=chunked, catalog=catalog, is_async=False, hook_manager=hooks).execute()
+    assert saved.shapes == {"table": [7, 2]}

@@ -7,13 +7,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+from prefect.client.schemas.objects import FlowRun
 from prefect.server.events.schemas.automations import EventTrigger as ServerEventTrigger
 from prefect.server.events.schemas.events import RelatedResource, Resource
 
 from kedro_prefect.config import DeploymentConfig, PrefectConfigError, parse_prefect_config
 from kedro_prefect.execution.asset_events import DATASET_LABEL, MATERIALIZED, materialization_events
 from kedro_prefect.operations.deployment_triggers import COMPLETED, prefect_triggers
-from kedro_prefect.operations.follow_on import follow_on_deployments
+from kedro_prefect.operations.follow_on import FollowOn, follow_ons
 
 
 def config(*deployments: dict) -> list:
@@ -41,6 +42,23 @@ def test_a_trigger_is_after_a_deployment_or_on_a_dataset_with_checked_parameters
     assert "unknown parameter 'colour'" in refusal(
         {"name": "reports", "triggers": [{"after": "default", "parameters": {"colour": 1}}]}
     )
+
+
+def test_a_trigger_cannot_unset_what_its_deployment_sets_and_other_nones_are_not_sent():
+    message = refusal(
+        {
+            "name": "reports",
+            "parameters": {"tags": ["x"]},
+            "triggers": [{"after": "default", "parameters": {"tags": None}}],
+        }
+    )
+    assert message.endswith(
+        "trigger after default Completes: 'tags' is null, but the deployment sets it to [\"x\"], which a run "
+        "cannot unset; give the value to use instead (for a list, [])."
+    )
+    (_, reports) = config({"name": "reports", "triggers": [{"after": "default", "parameters": {"max_workers": None}}]})
+    (trigger,) = prefect_triggers(reports, "shop")
+    assert trigger.parameters is None  # none is the default: nothing to send
 
 
 def test_after_must_name_a_deployment_of_the_file():
@@ -132,21 +150,45 @@ def test_each_persisted_output_is_one_materialization_with_its_inputs_as_lineage
     assert materialization_events([("log", ["orders"], [])], locations, Path("/p")) == []
 
 
-def automation_of(entry: dict, flow_name: str = "shop") -> tuple[dict, uuid.UUID]:
+def automation_of(entry: dict, flow_name: str = "shop") -> tuple[dict, FollowOn]:
     """An entry's trigger as the automation the server keeps (Prefect's own conversion), in JSON."""
     (trigger,) = prefect_triggers(DeploymentConfig.model_validate(entry), flow_name)
     deployment_id = uuid.uuid4()
     trigger.set_deployment_id(deployment_id)
-    return trigger.as_automation().model_dump(mode="json"), deployment_id
+    automation = {**trigger.as_automation().model_dump(mode="json"), "id": str(uuid.uuid4())}
+    return automation, FollowOn(uuid.UUID(automation["id"]), deployment_id)
 
 
 def test_make_run_finds_the_deployments_that_run_after_the_one_it_followed():
-    daily, daily_id = automation_of({"name": "daily", "triggers": [{"after": "default"}]})
-    weekly, weekly_id = automation_of({"name": "weekly", "triggers": [{"after": "daily"}]})
+    daily, daily_follows = automation_of({"name": "daily", "triggers": [{"after": "default"}]})
+    weekly, weekly_follows = automation_of({"name": "weekly", "triggers": [{"after": "daily"}]})
     elsewhere, _ = automation_of({"name": "theirs", "triggers": [{"after": "default"}]}, flow_name="other")
     on_data, _ = automation_of({"name": "relay", "triggers": [{"on_dataset": "order_table"}]})
     paused, _ = automation_of({"name": "paused", "triggers": [{"after": "default"}]})
-    automations = [daily, weekly, elsewhere, on_data, {**paused, "enabled": False}]
-    assert follow_on_deployments(automations, "default", "shop") == [daily_id]
-    assert follow_on_deployments(automations, "daily", "shop") == [weekly_id]
-    assert follow_on_deployments(automations, "weekly", "shop") == []
+    # Someone else's automation, on any of several deployments (a list of names): no trouble.
+    theirs = {
+        **elsewhere,
+        "trigger": {
+            **elsewhere["trigger"],
+            "match_related": {"prefect.resource.role": "deployment", "prefect.resource.name": ["default", "other"]},
+        },
+    }
+    automations = [daily, weekly, elsewhere, on_data, {**paused, "enabled": False}, theirs]
+    assert follow_ons(automations, "default", "shop") == [daily_follows]
+    assert follow_ons(automations, "daily", "shop") == [weekly_follows]
+    assert follow_ons(automations, "weekly", "shop") == []
+
+
+def test_the_run_an_automation_started_is_told_from_scheduled_and_ui_runs():
+    _, follow_on = automation_of({"name": "daily", "triggers": [{"after": "default"}]})
+
+    def run(idempotency_key: str | None, deployment_id: uuid.UUID = follow_on.deployment_id) -> FlowRun:
+        return FlowRun(flow_id=uuid.uuid4(), deployment_id=deployment_id, idempotency_key=idempotency_key)
+
+    assert follow_on.started(run(f"automation {follow_on.automation_id}, action 0, invocation {uuid.uuid4()}"))
+    assert not follow_on.started(run(f"scheduled {follow_on.deployment_id} 2026-12-08T06:00:00+00:00"))
+    assert not follow_on.started(run(None))  # from the UI or the API
+    assert not follow_on.started(run(f"automation {uuid.uuid4()}, action 0, invocation {uuid.uuid4()}"))
+    assert not follow_on.started(
+        run(f"automation {follow_on.automation_id}, action 0, invocation {uuid.uuid4()}", uuid.uuid4())
+    )

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from .errors import KedroPrefectError, first_problem
-from .options import GroupBy, InvalidRunOptions, RunOptions, TaskRunnerName, without_unset
+from .options import GroupBy, InvalidRunOptions, RunOptions, TaskRunnerName, given_over, without_unset
 from .project import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def _checked_run_parameters(value: dict[str, Any]) -> dict[str, Any]:
         RunOptions.parse(value, source="parameters")
     except InvalidRunOptions as error:
         raise ValueError(str(error)) from None
-    return without_unset(value)
+    return value
 
 
 class TriggerConfig(_Strict):
@@ -213,6 +213,15 @@ class DeploymentConfig(_Strict):
     def _known_parameters(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _checked_run_parameters(value)
 
+    @model_validator(mode="after")
+    def _triggers_set_what_they_can(self) -> DeploymentConfig:
+        for trigger in self.triggers:
+            try:
+                given_over(self.parameters, trigger.parameters, f"trigger {trigger.describe()}")
+            except InvalidRunOptions as error:
+                raise ValueError(str(error)) from None
+        return self
+
     def flow_parameters(self) -> dict[str, Any]:
         """The parameters the deployment stores: its pipeline and env, and the options it sets."""
         return without_unset({"pipeline_name": self.pipeline, "env": self.env, **self.parameters})
@@ -251,12 +260,12 @@ def _check_after_names(deployments: list[DeploymentConfig]) -> None:
                     f"deployment '{name}' runs after '{after}', which prefect.yml does not list; "
                     f"known: {', '.join(names)}"
                 )
-    loop = _loop(upstream)
+    loop = first_loop(upstream)
     if loop:
         raise ValueError(f"'after' triggers form a loop ({' -> '.join(loop)}): each run would start the next for ever")
 
 
-def _loop(upstream: dict[str, list[str]]) -> list[str] | None:
+def first_loop(upstream: dict[str, list[str]]) -> list[str] | None:
     """A cycle of the "runs after" graph, as the names along it (first = last), or None."""
     visiting: list[str] = []
     done: set[str] = set()

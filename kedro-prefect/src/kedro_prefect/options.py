@@ -36,6 +36,19 @@ class InvalidRunOptions(KedroPrefectError):
     """Run options that cannot run: unknown, of the wrong type, or selecting nothing; one line."""
 
 
+def given_over(deployment_parameters: dict[str, Any], given: dict[str, Any], source: str) -> dict[str, Any]:
+    """A run's parameters as sent over its deployment's (the server merges them key by key), nones
+    dropped. A none for an option the deployment sets would not unset it there, so it is refused."""
+    for name, value in given.items():
+        if value is None and deployment_parameters.get(name) is not None:
+            raise InvalidRunOptions(
+                f"{source}: '{name}' is null, but the deployment sets it to "
+                f"{json.dumps(deployment_parameters[name])}, which a run cannot unset; give the value to use "
+                "instead (for a list, [])."
+            )
+    return without_unset(given)
+
+
 class RunOptions(BaseModel):
     """How one run of the flow runs the Kedro pipeline: the options of ``kedro run``, and where nodes run."""
 

@@ -12,6 +12,7 @@ the same flow under the project's own name.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.session import KedroSession
@@ -33,6 +34,8 @@ from .units import ExecutionStrategy
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 ENTRYPOINT = f"{__name__}.project_flow"
 """What deployments run: this module's ``project_flow`` (a module path, so any clone location works)."""
@@ -90,7 +93,10 @@ def run_pipeline(options: RunOptions) -> None:
     finally:
         if runner.outcomes:
             publish_summary(runner.outcomes, project.flow_name)
-            publish_lineage(runner.outcomes, runner.locations, runner.sizes, runner.shapes, project.flow_name)
+            try:  # a picture: never worth hiding the run's own outcome (the summary is what resume reads)
+                publish_lineage(runner.outcomes, runner.locations, runner.sizes, runner.shapes, project.flow_name)
+            except Exception as error:  # noqa: BLE001
+                logger.warning("The lineage artifact was not published: %s", error)
 
 
 def _kedro_pipeline(**parameters: Any) -> None:

@@ -49,6 +49,12 @@ def _shown(name: str) -> bool:
     return name != "parameters" and not name.startswith("params:")
 
 
+MERMAID_MAX_EDGES = 500
+"""Mermaid's default ``maxEdges``: a larger chart shows as an error in the UI, not a picture."""
+MERMAID_MAX_TEXT = 50_000
+"""Mermaid's default ``maxTextSize`` (characters of the chart's source)."""
+
+
 def lineage_mermaid(outcomes: Iterable[NodeOutcome], locations: dict[str, str]) -> str:
     """A left-to-right flowchart: dataset -> node -> dataset, every node and dataset of the run once."""
     outcomes = list(outcomes)
@@ -115,6 +121,15 @@ def lineage_markdown(
     """The artifact: the flowchart, then one row per persisted output this run saved, with the
     bytes it takes in storage and, for a table, its rows × columns when saved."""
     outcomes = list(outcomes)
+    chart = lineage_mermaid(outcomes, locations)
+    edges = sum(1 for line in chart.splitlines() if " --> " in line)
+    if edges <= MERMAID_MAX_EDGES and len(chart) <= MERMAID_MAX_TEXT:
+        picture = ["```mermaid", chart, "```"]
+    else:
+        picture = [
+            f"{len(outcomes)} nodes and {edges} edges: more than Prefect's UI draws (Mermaid stops at "
+            f"{MERMAID_MAX_EDGES} edges or {MERMAID_MAX_TEXT:,} characters). The run summary lists every node."
+        ]
     rows = [
         f"| {name} | {outcome.node} | `{locations[name]}` | {_human(sizes.get(name))} | {_rows_and_columns(shapes.get(name))} |"
         for outcome in outcomes
@@ -128,9 +143,7 @@ def lineage_markdown(
         [
             "### Lineage of this run",
             "",
-            "```mermaid",
-            lineage_mermaid(outcomes, locations),
-            "```",
+            *picture,
             "",
             "### Saved by this run",
             "",

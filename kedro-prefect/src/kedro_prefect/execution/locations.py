@@ -31,6 +31,20 @@ def configured_locations(catalog: CatalogProtocol, names: Iterable[str]) -> dict
     return locations
 
 
+def written_locations(catalog: CatalogProtocol, names: Iterable[str]) -> dict[str, str]:
+    """Where this run wrote each named persisted dataset: a versioned one's configured location is
+    the folder of all its versions, and Kedro writes ``<filepath>/<save version>/<file name>``."""
+    locations = configured_locations(catalog, names)
+    try:
+        configs, _, _, save_version = catalog.to_config()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - as in configured_locations
+        return locations
+    for name, location in locations.items():
+        if (configs.get(name) or {}).get("versioned") and save_version:
+            locations[name] = f"{location.rstrip('/')}/{save_version}/{location.rstrip('/').rsplit('/', 1)[-1]}"
+    return locations
+
+
 def location_uri(location: str, project_path: Path) -> str:
     """``s3://bucket/key`` as it is; a local path as ``file:///...``, resolved against the project."""
     if "://" in location:

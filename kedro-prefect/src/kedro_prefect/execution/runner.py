@@ -33,7 +33,7 @@ from .absent_imports import remember_absent_data_libraries
 from .asset_events import emit_materializations, materialization_events
 from .kedro_internals import nodes_to_resume_from
 from .lineage import stored_bytes
-from .locations import configured_locations, location_uri, shown_location
+from .locations import configured_locations, location_uri, shown_location, written_locations
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
 from .scheduler import Scheduler
@@ -242,12 +242,8 @@ class PrefectTaskRunner(AbstractRunner):
         saved = [(node.name, node.inputs, node.outputs) for node in scheduler.completed]
         emit_materializations(materialization_events(saved, persisted, Path.cwd()))
         self.locations = {name: shown_location(path, Path.cwd()) for name, path in persisted.items()}
-        self.sizes = {
-            name: stored_bytes(location_uri(persisted[name], Path.cwd()))
-            for node in scheduler.completed
-            for name in node.outputs
-            if name in persisted
-        }
+        written = written_locations(catalog, [name for node in scheduler.completed for name in node.outputs])
+        self.sizes = {name: stored_bytes(location_uri(location, Path.cwd())) for name, location in written.items()}
         runs = {node.name: scheduler.runs.get(node.name) for node in scheduler.completed}
         self.shapes = {name: shape for run in runs.values() if run for name, shape in run.shapes.items()}
         outputs = pipeline.all_outputs()

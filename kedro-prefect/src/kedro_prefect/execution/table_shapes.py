@@ -43,8 +43,12 @@ class SavedShapes:
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
-        if node.name in self._nodes and (shape := shape_of(data)) is not None:
-            self.shapes[dataset_name] = shape
+        if node.name not in self._nodes or (shape := shape_of(data)) is None:
+            return
+        earlier = self.shapes.get(dataset_name)
+        if earlier is not None:  # a generator node saves its output once per chunk: rows add up
+            shape = [earlier[0] + shape[0], *shape[1:]]
+        self.shapes[dataset_name] = shape
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from ..config import (
     PrefectConfig,
     PrefectConfigError,
     check_override_names,
+    first_loop,
     load_kedro_parameters,
     load_prefect_config,
     validate_deployment,
@@ -186,6 +187,36 @@ def check_dataset_triggers(project: KedroProject, entry: DeploymentConfig) -> No
             )
 
 
+def check_trigger_loops(config: PrefectConfig) -> None:
+    """A deployment whose runs save a dataset that starts it, directly or through others (``after``
+    or ``on_dataset``), would run for ever: refused, as loops of ``after`` alone are when
+    prefect.yml is read. Only when some trigger is ``on_dataset``: it needs each pipeline's outputs."""
+    from ..execution.selection import selected_pipeline
+
+    if not any(trigger.on_dataset for entry in config.deployments for trigger in entry.triggers):
+        return
+    saves = {entry.name: selected_pipeline(entry.run_options()).all_outputs() for entry in config.deployments}
+    upstream = {
+        entry.name: [
+            *(trigger.after for trigger in entry.triggers if trigger.after is not None),
+            *(
+                saver
+                for trigger in entry.triggers
+                if trigger.on_dataset is not None
+                for saver, outputs in saves.items()
+                if trigger.on_dataset in outputs
+            ),
+        ]
+        for entry in config.deployments
+    }
+    loop = first_loop(upstream)
+    if loop:
+        raise PrefectConfigError(
+            f"Triggers form a loop ({' -> '.join(loop)}): each run would start the next for ever. "
+            "Trigger on a dataset the deployment does not save, or drop one of the triggers."
+        )
+
+
 def form_parameters(project: KedroProject, entry: DeploymentConfig) -> dict[str, Any] | None:
     """The project's parameters for the entry's run form; when they cannot be read here (say, a
     ``${runtime_params:...}`` without a default), the form keeps one free-form field, and says so."""
@@ -218,6 +249,7 @@ def plan(
     deployments = selected_deployments(
         project, config_of(overrides.get("env")), deployment_name, overrides, run_options
     )
+    check_trigger_loops(config_of(overrides.get("env")))
     node_names, tags = all_nodes_and_tags()
     planned = []
     for entry in deployments:
@@ -236,7 +268,7 @@ def run_form(deployment: Any, kedro_parameters: dict[str, Any] | None) -> None:
     parameters as typed fields of ``parameters`` (``run_form.py``).
 
     Prefect keeps the schema in a private attribute of the deployment it builds and edits it there
-    itself (for frozen parameters); ``test_deploy_names.py`` fails if that attribute goes away.
+    itself (for frozen parameters); ``test_run_form.py`` fails if that attribute goes away.
     """
     from prefect.utilities.callables import ParameterSchema
 

@@ -3,7 +3,7 @@
 - ``after: X`` fires on a ``prefect.flow-run.Completed`` event whose related deployment is named
   ``X`` and whose related flow is this project's (deployment names repeat across projects).
 - ``on_dataset: D`` fires on the ``prefect.asset.materialization.succeeded`` event a run of this
-  project emits when it saves the catalog dataset ``D`` (``execution/assets.py``), whatever the
+  project emits when it saves the catalog dataset ``D`` (``execution/asset_events.py``), whatever the
   deployment.
 
 ``make deploy`` registers them with the deployment; registering again replaces them (Prefect
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..execution.asset_events import DATASET_LABEL, MATERIALIZED
+from ..options import without_unset
 
 if TYPE_CHECKING:
     from ..config import DeploymentConfig, TriggerConfig
@@ -49,7 +50,7 @@ def prefect_triggers(entry: DeploymentConfig, flow_name: str) -> list[Any]:
         DeploymentEventTrigger(
             name=f"{flow_name}/{entry.name}: {trigger.describe()}",
             description=f"Runs deployment '{entry.name}' {trigger.describe()} (prefect.yml).",
-            parameters=trigger.parameters or None,
+            parameters=without_unset(trigger.parameters) or None,
             **trigger_spec(trigger, flow_name),
         )
         for trigger in entry.triggers

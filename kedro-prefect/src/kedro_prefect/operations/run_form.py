@@ -54,9 +54,9 @@ def _field(value: Any, title: str) -> dict[str, Any] | None:
 def _object(values: dict[str, Any], title: str) -> dict[str, Any]:
     properties = {}
     for position, (key, value) in enumerate(values.items()):
-        field = _field(value, str(key))
+        field = _field(value, key) if isinstance(key, str) else None  # {1: 0.5}: JSON has no such key
         if field is not None:
-            properties[str(key)] = {**field, "position": position}
+            properties[key] = {**field, "position": position}
     shown = {key: values[key] for key in properties}
     return {
         "title": title,

@@ -26,8 +26,8 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from ..errors import KedroPrefectError
-from ..options import RunOptions, without_unset
-from ..report import say
+from ..options import RunOptions, given_over
+from ..report import say, warn
 from .follow_on import started_after
 from .server import require_server, ui_url
 
@@ -55,7 +55,7 @@ def parse_params(params_json: str | None) -> dict | None:
     if not isinstance(parameters, dict):
         raise KedroPrefectError(f"--params must be a JSON object of flow parameters, not {type(parameters).__name__}")
     RunOptions.parse(parameters, source="--params")  # the flow's own model: refused here, before a run exists
-    return without_unset(parameters)
+    return parameters
 
 
 def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: int, poll: float) -> None:
@@ -70,6 +70,8 @@ def trigger(flow_name: str, deployment: str, params_json: str | None, timeout: i
             raise KedroPrefectError(
                 f"No deployment named '{full_name}' on {api}. Register it first with `make deploy DEPLOYMENT={deployment}`."
             ) from None
+        if parameters is not None:
+            parameters = given_over(registered.parameters, parameters, "--params")
         try:
             flow_run = client.create_flow_run_from_deployment(registered.id, parameters=parameters)
         except PrefectHTTPStatusError as error:
@@ -126,6 +128,8 @@ def follow_chain(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout
             deployment = client.read_deployment(started.deployment_id).name if started.deployment_id else "?"
             say(f"It started flow run '{started.name}' ({started.id}) of {deployment} (after: {after})")
             chain.append(started)
+    if chain:
+        warn(f"Followed {MAX_CHAIN} runs; the rest of the chain goes on without this command: {ui_url(api)}/runs")
 
 
 def follow(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout: int, poll: float) -> None:
