@@ -249,7 +249,6 @@ def plan(
     deployments = selected_deployments(
         project, config_of(overrides.get("env")), deployment_name, overrides, run_options
     )
-    check_trigger_loops(config_of(overrides.get("env")))
     node_names, tags = all_nodes_and_tags()
     planned = []
     for entry in deployments:
@@ -260,6 +259,7 @@ def plan(
     for item in planned:
         check_dask_memory(project, item.entry, item.execution)
         check_dataset_triggers(project, item.entry)
+    check_trigger_loops(config_of(overrides.get("env")))  # after the names: a typo is named as one
     return planned
 
 
