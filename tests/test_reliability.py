@@ -610,7 +610,7 @@ def test_ctrl_c_on_make_run_cancels_the_run(stack, tmp_path):
     )
     follower.wait_for("Running", timeout=180)
     follower.child.sendintr()
-    status, screen = follower.finish(timeout=60)
+    status, screen = follower.finish(timeout=120)  # make run waits up to CANCEL_WAIT_SECONDS (60)
 
     run_id = flow_run_id(screen)
     assert (

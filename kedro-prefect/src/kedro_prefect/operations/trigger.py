@@ -37,9 +37,11 @@ POLLED_RECENTLY = timedelta(seconds=60)
 """A queue polled within this long has a worker (Prefect's own notion of a ready queue)."""
 MAX_CHAIN = 20
 """At most this many runs followed by one command (``after:`` loops are refused at deploy)."""
-CANCEL_WAIT_SECONDS = 30.0
-"""How long Ctrl-C on ``make run`` waits for the run to end Cancelled (a few seconds, unless the
-machine is busy); a second Ctrl-C leaves without waiting."""
+CANCEL_WAIT_SECONDS = 60.0
+"""How long Ctrl-C on ``make run`` waits for the run to end Cancelled; a second Ctrl-C leaves
+without waiting. A node busy in a thread keeps its flow-run process alive past SIGTERM until the
+worker kills it, 30 s later (Prefect's grace), and a worker without its event stream learns of
+the cancel by polling, every 10 s."""
 
 
 def parse_params(params_json: str | None) -> dict | None:
