@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -169,10 +171,25 @@ class Project:
         project.make("install", f"EXTRAS={extras}", timeout=600)
         return project
 
+    @contextlib.contextmanager
+    def up(self) -> Iterator[Project]:
+        """Its server and worker up for the block; ``make down`` after it, also when the block's
+        own setting up fails: never a server or worker left behind."""
+        try:
+            self.make("up")
+            yield self
+        finally:
+            self.make("down", check=False, timeout=120)
+
     def make(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
         """`make` on this project's port, unless the arguments name another one."""
         port = [] if any(arg.startswith("PREFECT_PORT=") for arg in args) else [f"PREFECT_PORT={self.port}"]
         return run(["make", *args, *port], cwd=self.path, env=self.env, timeout=timeout, check=check)
+
+    def deployment_id(self, name: str) -> str:
+        """The id the server gave the deployment ``FLOW/DEPLOYMENT``."""
+        script = "with get_client(sync_client=True) as client:\n    print(json.dumps(str(client.read_deployment_by_name(sys.argv[1]).id)))\n"
+        return str(self.api(script, name))
 
     def api(self, script: str, *args: str, timeout: float = 120, check: bool = True) -> object:
         """Run a snippet with the project's own Prefect client; it prints one JSON value (None if it failed)."""

@@ -43,12 +43,6 @@ PARAMETERS = "sample:\n  size: 25\n  note: first orders\n"
 
 PREFECT_YML = "deployments:\n  - name: sampling\n    pipeline: sampler\n"
 
-# The id of a deployment of the project's flow, by its name.
-DEPLOYMENT_ID = """
-with get_client(sync_client=True) as client:
-    print(json.dumps(str(client.read_deployment_by_name(sys.argv[1]).id)))
-"""
-
 # The newest flow run of a deployment, followed to a final state (bounded): its state and parameters.
 NEWEST_RUN = """
 import time
@@ -87,11 +81,9 @@ def project(tmp_path_factory):
     (path / "conf" / "base" / "catalog_sampler.yml").write_text(CATALOG)
     (path / "conf" / "base" / "parameters_sampler.yml").write_text(PARAMETERS)
     (path / "conf" / "base" / "prefect.yml").write_text(PREFECT_YML)
-    baked = Project.installed(path, root / "venv")
-    baked.make("up")
-    baked.make("deploy")
-    yield baked
-    baked.make("down", check=False, timeout=120)
+    with Project.installed(path, root / "venv").up() as baked:
+        baked.make("deploy")
+        yield baked
 
 
 def sampled_rows(project: Project) -> int:
@@ -100,7 +92,7 @@ def sampled_rows(project: Project) -> int:
 
 
 def test_the_custom_run_form_shows_the_projects_parameters_and_a_changed_value_reaches_the_node(project):
-    deployment_id = project.api(DEPLOYMENT_ID, "lantern-quay/sampling")
+    deployment_id = project.deployment_id("lantern-quay/sampling")
     with chromium() as browser:
         browser.get(f"http://127.0.0.1:{project.port}/v2/deployments/deployment/{deployment_id}/run")
         wait_for_text(browser, "size (Optional)")

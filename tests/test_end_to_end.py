@@ -549,7 +549,7 @@ HEARTBEATS_SCRIPT = (
 def test_a_deployment_run_sends_heartbeats_with_its_deployment(project):
     result = project.make("run", timeout=600)  # the first heartbeat goes out as the flow starts
     assert "Completed" in result.stdout.splitlines()[-1]
-    deployment_id = read_deployment_id(project, "default")
+    deployment_id = project.deployment_id("orbital-freight-ledger/default")
     # Events reach the server in the background: poll, bounded.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -559,8 +559,3 @@ def test_a_deployment_run_sends_heartbeats_with_its_deployment(project):
         time.sleep(1)
     assert beats, "no heartbeat event for the run"
     assert all(f"prefect.deployment.{deployment_id}" in related for related in beats)
-
-
-def read_deployment_id(project: Project, name: str) -> str:
-    script = "with get_client(sync_client=True) as client:\n    print(json.dumps(str(client.read_deployment_by_name(sys.argv[1]).id)))\n"
-    return project.api(script, f"orbital-freight-ledger/{name}")

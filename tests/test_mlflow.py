@@ -76,12 +76,9 @@ def tracked(tmp_path_factory):
     assert "  mlflow_tracking_uri: null" in text
     # MLflow 3 refuses its old ./mlruns file store; a SQLite file under the project is its local store.
     settings.write_text(text.replace("  mlflow_tracking_uri: null", "  mlflow_tracking_uri: sqlite:///mlflow.db"))
-    try:
-        project.make("up")
+    with project.up():
         project.make("deploy", "DEPLOYMENT=tracked", "PIPELINE=mlflow_demo")
         yield project
-    finally:
-        project.make("down", check=False, timeout=120)
 
 
 def mlflow_runs(project: Project) -> list[dict]:

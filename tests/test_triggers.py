@@ -117,10 +117,8 @@ def project(tmp_path_factory):
     for env, (text, _) in BAD.items():
         (path / "conf" / env).mkdir()
         (path / "conf" / env / "prefect.yml").write_text(text)
-    baked = Project.installed(path, root / "venv")
-    baked.make("up")
-    yield baked
-    baked.make("down", check=False, timeout=120)
+    with Project.installed(path, root / "venv").up() as baked:
+        yield baked
 
 
 def test_deployments_start_after_a_run_completes_and_when_a_dataset_is_saved(project):

@@ -9,7 +9,7 @@ from kedro.pipeline import node
 from kedro.runner import Task
 
 from kedro_prefect.execution.kedro_internals import session_hook_manager
-from kedro_prefect.execution.table_shapes import shape_of, shapes_saved_by
+from kedro_prefect.execution.table_shapes import saved_shapes, shape_of
 
 
 def test_tables_series_and_vectors_have_a_shape_other_data_none():
@@ -21,27 +21,20 @@ def test_tables_series_and_vectors_have_a_shape_other_data_none():
     assert shape_of(type("Lazy", (), {"shape": (None, 3)})()) is None  # unknown until computed
 
 
-def test_the_shapes_of_the_given_nodes_saves_are_noted_and_the_hook_is_gone_after():
+def test_one_recorder_per_hook_manager_notes_each_nodes_saved_shapes():
     table = node(lambda: pd.DataFrame({"a": range(7), "b": range(7)}), None, "table", name="make_table")
     text = node(lambda table: "done", "table", "text", name="describe")
-    other = node(lambda: pd.DataFrame({"c": [1]}), None, "other", name="not_watched")
-    catalog = DataCatalog({"table": MemoryDataset(), "text": MemoryDataset(), "other": MemoryDataset()})
+    catalog = DataCatalog({"table": MemoryDataset(), "text": MemoryDataset()})
     hooks = session_hook_manager([], [])
-    before = hooks.get_plugins()
-    with shapes_saved_by([table, text], hooks) as saved:
-        for each in (table, text, other):
-            Task(node=each, catalog=catalog, is_async=False, hook_manager=hooks).execute()
-    assert saved.shapes == {"table": [7, 2]}  # text has no shape; other is not one of these nodes
-    assert hooks.get_plugins() == before
+    saved = saved_shapes(hooks)
+    assert saved is not None and saved_shapes(hooks) is saved  # registered once, not per node
+    for each in (table, text):
+        Task(node=each, catalog=catalog, is_async=False, hook_manager=hooks).execute()
+    assert (saved.of(table), saved.of(text)) == ({"table": [7, 2]}, {})  # text has no shape
+    assert saved_shapes(None) is None  # no hooks, nothing to note
 
 
-def test_without_a_hook_manager_nothing_is_noted():
-    with shapes_saved_by([], None) as saved:
-        pass
-    assert saved.shapes == {}
-
-
-def test_a_generator_node_saving_chunks_adds_their_rows_up():
+def test_a_generator_nodes_chunks_add_up_and_a_rerun_counts_afresh():
     def chunks():
         yield pd.DataFrame({"a": range(3), "b": range(3)})
         yield pd.DataFrame({"a": range(4), "b": range(4)})
@@ -49,6 +42,8 @@ def test_a_generator_node_saving_chunks_adds_their_rows_up():
     chunked = node(chunks, None, "table", name="chunked")
     catalog = DataCatalog({"table": MemoryDataset()})
     hooks = session_hook_manager([], [])
-    with shapes_saved_by([chunked], hooks) as saved:
+    saved = saved_shapes(hooks)
+    assert saved is not None
+    for _ in range(2):  # a retry runs the node again: its rows are not added to the last attempt's
         Task(node=chunked, catalog=catalog, is_async=False, hook_manager=hooks).execute()
-    assert saved.shapes == {"table": [7, 2]}
+        assert saved.of(chunked) == {"table": [7, 2]}

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
 
 
-def configured_locations(catalog: CatalogProtocol, names: Iterable[str]) -> dict[str, str]:
-    """The ``filepath`` (or ``path``) of each named dataset that has one, as its configuration says."""
+def _described(catalog: CatalogProtocol) -> tuple[dict[str, Any], str | None]:
+    """Each persisted dataset's configuration, and the run's save version."""
     try:
         # DataCatalog's: Kedro's CatalogProtocol does not declare it.
-        configs = catalog.to_config()[0]  # type: ignore[attr-defined]
+        configs, _, _, save_version = catalog.to_config()  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - a dataset built from objects cannot be described: no locations
-        return {}
+        return {}, None
+    return configs, save_version
+
+
+def _locations(configs: dict[str, Any], names: Iterable[str]) -> dict[str, str]:
     locations = {}
     for name in names:
         config = configs.get(name) or {}
@@ -31,17 +35,20 @@ def configured_locations(catalog: CatalogProtocol, names: Iterable[str]) -> dict
     return locations
 
 
+def configured_locations(catalog: CatalogProtocol, names: Iterable[str]) -> dict[str, str]:
+    """The ``filepath`` (or ``path``) of each named dataset that has one, as its configuration says."""
+    return _locations(_described(catalog)[0], names)
+
+
 def written_locations(catalog: CatalogProtocol, names: Iterable[str]) -> dict[str, str]:
     """Where this run wrote each named persisted dataset: a versioned one's configured location is
     the folder of all its versions, and Kedro writes ``<filepath>/<save version>/<file name>``."""
-    locations = configured_locations(catalog, names)
-    try:
-        configs, _, _, save_version = catalog.to_config()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - as in configured_locations
-        return locations
+    configs, save_version = _described(catalog)
+    locations = _locations(configs, names)
     for name, location in locations.items():
-        if (configs.get(name) or {}).get("versioned") and save_version:
-            locations[name] = f"{location.rstrip('/')}/{save_version}/{location.rstrip('/').rsplit('/', 1)[-1]}"
+        if configs[name].get("versioned") and save_version:
+            folder = location.rstrip("/")
+            locations[name] = f"{folder}/{save_version}/{folder.rsplit('/', 1)[-1]}"
     return locations
 
 

@@ -37,7 +37,7 @@ from .locations import configured_locations, location_uri, shown_location, writt
 from .logs import kedro_logs_to_prefect
 from .resume import Resume, skipped_state
 from .scheduler import Scheduler
-from .table_shapes import shapes_saved_by
+from .table_shapes import saved_shapes
 from .tag_limits import limited_tags
 from .units import (
     ExecutionStrategy,
@@ -108,19 +108,19 @@ def _run_nodes(
     runs: dict[str, NodeRun],
 ) -> dict[str, NodeRun]:
     process = f"{machine_name()}:{os.getpid()}"
-    with shapes_saved_by(nodes, hook_manager) as saved:
-        for node in nodes:
-            started = time.perf_counter()
-            try:
-                KedroNodeTask(
-                    node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id
-                ).execute()
-            except Exception as error:
-                runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
-                error.kedro_node_runs = {n.name: runs[n.name] for n in nodes if n.name in runs}  # type: ignore[attr-defined]
-                raise
-            shapes = {name: saved.shapes[name] for name in node.outputs if name in saved.shapes}
-            runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process, shapes=shapes)
+    saved = saved_shapes(hook_manager)
+    for node in nodes:
+        started = time.perf_counter()
+        try:
+            KedroNodeTask(
+                node=node, catalog=catalog, is_async=is_async, hook_manager=hook_manager, run_id=run_id
+            ).execute()
+        except Exception as error:
+            runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process)
+            error.kedro_node_runs = {n.name: runs[n.name] for n in nodes if n.name in runs}  # type: ignore[attr-defined]
+            raise
+        shapes = saved.of(node) if saved else {}
+        runs[node.name] = NodeRun(seconds=time.perf_counter() - started, process=process, shapes=shapes)
     return runs
 
 

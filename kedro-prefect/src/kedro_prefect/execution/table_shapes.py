@@ -9,8 +9,6 @@ reading a saved file back to count its rows would cost as much as the save. Data
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,8 @@ from kedro.framework.hooks import hook_impl
 if TYPE_CHECKING:
     from kedro.pipeline.node import Node
     from pluggy import PluginManager
+
+_PLUGIN_NAME = "kedro-prefect-saved-shapes"
 
 # pluggy's registry is not meant to change from several threads at once; tasks in threads share one.
 _REGISTRATION = threading.Lock()
@@ -35,33 +35,42 @@ def shape_of(data: Any) -> list[int] | None:
 
 
 class SavedShapes:
-    """A Kedro hook that notes the shape of each dataset these nodes save (others' saves pass by)."""
+    """A Kedro hook that notes the shape of each dataset saved through its hook manager.
 
-    def __init__(self, nodes: Iterable[Node]) -> None:
-        self._nodes = {node.name for node in nodes}
+    One per hook manager, registered once: registering a pluggy plugin costs about a quarter of a
+    millisecond, too much to pay per node. Dataset names are unique outputs within a run.
+    """
+
+    def __init__(self) -> None:
         self.shapes: dict[str, list[int]] = {}
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
-        if node.name not in self._nodes or (shape := shape_of(data)) is None:
+    def before_node_run(self, node: Node) -> None:
+        for name in node.outputs:  # a retried node saves afresh
+            self.shapes.pop(name, None)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        shape = shape_of(data)
+        if shape is None:
             return
         earlier = self.shapes.get(dataset_name)
         if earlier is not None:  # a generator node saves its output once per chunk: rows add up
             shape = [earlier[0] + shape[0], *shape[1:]]
         self.shapes[dataset_name] = shape
 
+    def of(self, node: Node) -> dict[str, list[int]]:
+        """The shapes of what ``node`` saved when it last ran."""
+        return {name: self.shapes[name] for name in node.outputs if name in self.shapes}
 
-@contextmanager
-def shapes_saved_by(nodes: list[Node], hook_manager: PluginManager | None) -> Iterator[SavedShapes]:
-    """Note the shapes of what ``nodes`` save while the block runs them (nothing without hooks)."""
-    recorder = SavedShapes(nodes)
+
+def saved_shapes(hook_manager: PluginManager | None) -> SavedShapes | None:
+    """The hook manager's recorder, registered on first use (None without hooks: nothing to note)."""
     if hook_manager is None:
-        yield recorder
-        return
+        return None
     with _REGISTRATION:
-        hook_manager.register(recorder)
-    try:
-        yield recorder
-    finally:
-        with _REGISTRATION:
-            hook_manager.unregister(recorder)
+        recorder = hook_manager.get_plugin(_PLUGIN_NAME)
+        if recorder is None:
+            recorder = SavedShapes()
+            hook_manager.register(recorder, name=_PLUGIN_NAME)
+    return recorder

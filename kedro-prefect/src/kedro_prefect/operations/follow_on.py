@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
-from ..report import warn
+from ..report import say, warn
 from .deployment_triggers import COMPLETED
 from .server import ui_url
 
@@ -72,8 +72,8 @@ def follow_ons(automations: Iterable[dict[str, Any]], deployment: str, flow: str
 
 
 def started_after(client: SyncPrefectClient, flow_run: FlowRun, api: str) -> list[FlowRun]:
-    """The runs the Completed ``flow_run`` started through ``after:`` triggers, once created
-    (bounded wait); a trigger whose run never appears is named in a warning."""
+    """The runs the Completed ``flow_run`` started through ``after:`` triggers, each named as it
+    is created (bounded wait); a trigger whose run never appears is named in a warning."""
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterId,
@@ -99,6 +99,8 @@ def started_after(client: SyncPrefectClient, flow_run: FlowRun, api: str) -> lis
         for follow_on in list(waiting):
             started = next((run for run in runs if follow_on.started(run)), None)  # the first since it ended
             if started is not None:
+                name = client.read_deployment(follow_on.deployment_id).name
+                say(f"It started flow run '{started.name}' ({started.id}) of {name} (after: {deployment.name})")
                 found.append(started)
                 waiting.remove(follow_on)
         if waiting:

@@ -125,11 +125,7 @@ def follow_chain(client: SyncPrefectClient, flow_run: FlowRun, api: str, timeout
             return
         run = chain.pop(0)
         follow(client, run, api, timeout, poll)
-        for started in started_after(client, client.read_flow_run(run.id), api):
-            after = client.read_deployment(run.deployment_id).name if run.deployment_id else "it"
-            deployment = client.read_deployment(started.deployment_id).name if started.deployment_id else "?"
-            say(f"It started flow run '{started.name}' ({started.id}) of {deployment} (after: {after})")
-            chain.append(started)
+        chain += started_after(client, client.read_flow_run(run.id), api)
     if chain:
         warn(f"Followed {MAX_CHAIN} runs; the rest of the chain goes on without this command: {ui_url(api)}/runs")
 
